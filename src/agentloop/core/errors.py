@@ -21,9 +21,12 @@ class keeps its constructor keyword arguments and rebuilds itself from them.
     │   └── UsageLimitReached        the account's usage limit (resume_at, epoch seconds)
     ├── ProcessError                 a supervised subprocess could not be started
     ├── GitError                     a git command failed (args, returncode, stderr)
-    │   ├── DirtyWorktreeError       uncommitted tracked changes in the primary tree
-    │   └── MergeConflictError       merge into the target conflicted (paths)
-    └── StoreError                   the database failed or holds inconsistent data
+    │   ├── DirtyWorktreeError       uncommitted tracked changes in the primary tree (paths)
+    │   ├── MergeConflictError       merge into the target conflicted (paths)
+    │   └── MergeVerificationError   verify_cmds failed on the merged tree (detail)
+    ├── StoreError                   the database failed or holds inconsistent data
+    ├── EventPayloadError            an event payload that does not fit its type (event_type)
+    └── ArtifactError                a run-dir file could not be written (path, reason)
 """
 
 from __future__ import annotations
@@ -132,18 +135,74 @@ class ProcessError(AgentloopError):
 class GitError(AgentloopError):
     """A git command failed."""
 
-    def __init__(self, message: str, args: list[str] | None = None, returncode: int = 1,
-                 stderr: str = "") -> None:
-        super().__init__(message, git_args=args or [], returncode=returncode, stderr=stderr)
+    def __init__(
+        self,
+        message: str,
+        args: list[str] | None = None,
+        returncode: int = 1,
+        stderr: str = "",
+        **facts: Any,
+    ) -> None:
+        super().__init__(
+            message, git_args=args or [], returncode=returncode, stderr=stderr, **facts
+        )
 
 
 class DirtyWorktreeError(GitError):
-    """The user's primary working tree has uncommitted tracked changes."""
+    """The user's primary working tree has uncommitted tracked changes (``paths``)."""
+
+    def __init__(
+        self,
+        message: str,
+        args: list[str] | None = None,
+        returncode: int = 1,
+        stderr: str = "",
+        paths: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, args, returncode, stderr, paths=paths or [])
 
 
 class MergeConflictError(GitError):
-    """Merging the run branch into the target conflicted."""
+    """Merging the run branch into the target conflicted (``paths``)."""
+
+    def __init__(
+        self,
+        message: str,
+        args: list[str] | None = None,
+        returncode: int = 1,
+        stderr: str = "",
+        paths: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, args, returncode, stderr, paths=paths or [])
+
+
+class MergeVerificationError(GitError):
+    """Verification of the merged tree failed; the target did not move (``detail``)."""
+
+    def __init__(
+        self,
+        message: str,
+        args: list[str] | None = None,
+        returncode: int = 1,
+        stderr: str = "",
+        detail: str = "",
+    ) -> None:
+        super().__init__(message, args, returncode, stderr, detail=detail)
 
 
 class StoreError(AgentloopError):
     """The database failed, or holds data that contradicts itself."""
+
+
+class EventPayloadError(AgentloopError):
+    """An event payload that lacks a field of its type or has one of the wrong type."""
+
+    def __init__(self, message: str, event_type: str) -> None:
+        super().__init__(message, event_type=event_type)
+
+
+class ArtifactError(AgentloopError):
+    """A file of a run dir (log, report, summary) could not be written or read."""
+
+    def __init__(self, message: str, path: str, reason: str) -> None:
+        super().__init__(message, path=path, reason=reason)
