@@ -1,0 +1,1 @@
+"""loopctl commands, one module each, registered by name in agentloop.cli.main."""
