@@ -1,0 +1,104 @@
+"""SQL on ``loopd_events``: append one event with its projection changes; read history.
+
+Sequence numbers are gap-free per run: each append increments ``loopd_runs.last_seq`` with
+``UPDATE ... RETURNING`` in the transaction that inserts the event, so the row lock (on
+PostgreSQL) or the write lock (SQLite ``BEGIN IMMEDIATE``) orders concurrent appends and a
+rollback returns the number. Keyed and guarded appends lock the run row first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentloop.core.errors import NotFound
+from agentloop.core.models import Event
+from agentloop.core.types import EventType
+from agentloop.store.changes import NewEvent, StepChange
+from agentloop.store.rows import clean_json, event_from_row, new_id
+from agentloop.store.runs import change_values, check_status, run_row
+from agentloop.store.schema import events, runs
+from agentloop.store.steps import apply_step
+
+
+def append(conn: sa.Connection, run_id: str, new: NewEvent, now: int) -> tuple[Event, bool]:
+    """Append ``new`` to the run's history; returns the event and whether it is new.
+
+    With ``new.key`` already present for the run, returns the stored event unchanged.
+    """
+    if new.key is not None or new.expect_status is not None:
+        current = run_row(conn, run_id, for_update=True)
+        if new.key is not None:
+            existing = (
+                conn.execute(
+                    sa.select(events).where(
+                        events.c.run_id == run_id, events.c.event_key == new.key
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if existing is not None:
+                return event_from_row(existing), False
+        check_status(run_id, current["status"], new.expect_status)
+
+    timestamp = now if new.timestamp is None else new.timestamp
+    seq = conn.execute(
+        sa.update(runs)
+        .where(runs.c.id == run_id)
+        .values(last_seq=runs.c.last_seq + 1, **change_values(new.run_changes, now))
+        .returning(runs.c.last_seq)
+    ).scalar_one_or_none()
+    if seq is None:
+        raise NotFound(f"run {run_id!r} not found", run_id=run_id)
+
+    step_id = new.step_id
+    if new.step is not None:
+        change = new.step if isinstance(new.step, StepChange) else StepChange(**new.step)
+        changed_step = apply_step(conn, run_id, change, seq, now)
+        step_id = step_id or changed_step
+    payload: dict[str, Any] = clean_json(dict(new.payload))
+    event_id = new_id()
+    conn.execute(
+        sa.insert(events).values(
+            id=event_id,
+            run_id=run_id,
+            seq=seq,
+            step_id=step_id,
+            event_type=EventType(new.event_type).value,
+            timestamp=timestamp,
+            payload=payload,
+            event_key=new.key,
+        )
+    )
+    event = Event(
+        id=event_id,
+        seq=seq,
+        run_id=run_id,
+        step_id=step_id,
+        event_type=EventType(new.event_type),
+        timestamp=timestamp,
+        payload=payload,
+    )
+    return event, True
+
+
+def events_after(
+    conn: sa.Connection, run_id: str, after_seq: int = 0, limit: int | None = None
+) -> list[Event]:
+    query = (
+        sa.select(events)
+        .where(events.c.run_id == run_id, events.c.seq > after_seq)
+        .order_by(events.c.seq)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [event_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def last_seq(conn: sa.Connection, run_id: str) -> int:
+    found = conn.execute(sa.select(runs.c.last_seq).where(runs.c.id == run_id)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"run {run_id!r} not found", run_id=run_id)
+    return int(found)

@@ -1,0 +1,141 @@
+"""Replay-then-live streams of a run's events or output: the algorithm behind the SSE routes.
+
+1. Subscribe to the bus first (so nothing committed during the replay is missed).
+2. Replay from the database after ``after_seq``, page by page.
+3. Then take live deliveries; an item at ``last + 1`` is yielded, an older one skipped (it
+   was replayed), a newer one means a gap: re-read the database after ``last``. A lagged
+   delivery, or no delivery for ``idle_seconds``, also re-reads the database; the latter is
+   what carries events written by another host.
+
+Each item is yielded exactly once, in seq order. The event stream ends after the terminal
+event (when ``stop_at_terminal``); the output stream ends once the run is terminal and the
+database has no more lines. Database reads run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from agentloop.core.models import Event, OutputLine
+from agentloop.store.bus import Delivery, Subscription
+from agentloop.store.repository import Store
+
+T = TypeVar("T", Event, OutputLine)
+
+PAGE_SIZE = 500
+IDLE_SECONDS = 1.0
+
+
+async def follow_events(
+    store: Store,
+    run_id: str,
+    after_seq: int = 0,
+    *,
+    stop_at_terminal: bool = True,
+    idle_seconds: float = IDLE_SECONDS,
+) -> AsyncIterator[Event]:
+    """A run's events after ``after_seq``: history, then live. NotFound for an unknown run."""
+    await asyncio.to_thread(store.last_seq, run_id)
+    subscription = store.bus.subscribe(run_id, "events") if store.bus else None
+
+    async def read(after: int) -> list[Event]:
+        return await asyncio.to_thread(store.events_after, run_id, after, PAGE_SIZE)
+
+    def is_last(event: Event) -> bool:
+        return stop_at_terminal and event.event_type.is_terminal
+
+    async def finished() -> bool:
+        return stop_at_terminal and await _run_is_terminal(store, run_id)
+
+    async for event in _follow(subscription, read, is_last, finished, after_seq, idle_seconds):
+        yield event
+
+
+async def follow_output(
+    store: Store,
+    run_id: str,
+    after_seq: int = 0,
+    *,
+    stop_when_finished: bool = True,
+    idle_seconds: float = IDLE_SECONDS,
+) -> AsyncIterator[OutputLine]:
+    """A run's output lines after ``after_seq``: history, then live."""
+    await asyncio.to_thread(store.last_seq, run_id)
+    subscription = store.bus.subscribe(run_id, "output") if store.bus else None
+
+    async def read(after: int) -> list[OutputLine]:
+        return await asyncio.to_thread(store.output_after, run_id, after, PAGE_SIZE)
+
+    def is_last(_line: OutputLine) -> bool:
+        return False
+
+    async def finished() -> bool:
+        return stop_when_finished and await _run_is_terminal(store, run_id)
+
+    async for line in _follow(subscription, read, is_last, finished, after_seq, idle_seconds):
+        yield line
+
+
+async def _run_is_terminal(store: Store, run_id: str) -> bool:
+    run = await asyncio.to_thread(store.get_run, run_id)
+    return run.status.is_terminal
+
+
+async def _follow(
+    subscription: Subscription[T] | None,
+    read: Callable[[int], Awaitable[list[T]]],
+    is_last: Callable[[T], bool],
+    finished: Callable[[], Awaitable[bool]],
+    after_seq: int,
+    idle_seconds: float,
+) -> AsyncIterator[T]:
+    """The loop of the module docstring.
+
+    ``finished()`` (is the run over?) is asked before each re-read that follows a quiet
+    spell; when it was over before the read, the read was the last one. A run's status
+    becomes terminal in the transaction of its terminal event, so nothing is missed.
+    """
+    last = after_seq
+    try:
+        reread, quiet = True, True
+        while True:
+            if reread:
+                # Status first, then the read: a run found over has nothing left to add.
+                done = quiet and await finished()
+                page = await read(last)
+                for item in page:
+                    last = item.seq
+                    yield item
+                    if is_last(item):
+                        return
+                if len(page) >= PAGE_SIZE:
+                    continue
+                if done:
+                    return
+            delivery = await _next(subscription, idle_seconds)
+            if delivery.closed:
+                return
+            quiet = not delivery.items and not delivery.lagged
+            reread = delivery.lagged or quiet
+            for item in delivery.items:
+                if item.seq <= last:
+                    continue
+                if item.seq != last + 1:
+                    reread = True
+                    break
+                last = item.seq
+                yield item
+                if is_last(item):
+                    return
+    finally:
+        if subscription is not None:
+            subscription.close()
+
+
+async def _next(subscription: Subscription[T] | None, timeout: float) -> Delivery[T]:
+    if subscription is None:
+        await asyncio.sleep(timeout)
+        return Delivery()
+    return await subscription.get(timeout)

@@ -1,0 +1,1 @@
+"""Alembic revision scripts, oldest first. Never edit one that has shipped; add a new one."""

@@ -1,0 +1,131 @@
+"""SQL on ``loopd_steps``: apply a :class:`StepChange` (idempotently), list a run's steps."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from agentloop.core.errors import NotFound, StoreError
+from agentloop.core.models import Step
+from agentloop.core.types import StepStatus
+from agentloop.store.changes import StepChange
+from agentloop.store.rows import clean_text, new_id, step_from_row
+from agentloop.store.schema import steps
+
+_REQUIRED_ON_INSERT = ("phase", "iteration", "status")
+
+
+def _find(conn: sa.Connection, run_id: str, change: StepChange) -> str | None:
+    if change.id is not None:
+        row = conn.execute(
+            sa.select(steps.c.id, steps.c.run_id).where(steps.c.id == change.id)
+        ).first()
+        if row is not None:
+            if row.run_id != run_id:
+                raise StoreError(
+                    f"step {change.id} belongs to run {row.run_id}, not {run_id}",
+                    step_id=change.id,
+                )
+            return str(row.id)
+    if change.key is not None:
+        found = conn.execute(
+            sa.select(steps.c.id).where(steps.c.run_id == run_id, steps.c.step_key == change.key)
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+    return None
+
+
+def apply_step(conn: sa.Connection, run_id: str, change: StepChange, seq: int, now: int) -> str:
+    """Insert or update the step ``change`` describes; returns its id.
+
+    ``seq`` is the sequence number of the event carrying the change (it orders steps).
+    """
+    values: dict[str, Any] = change.values()
+    for name in ("output_path", "message"):
+        if isinstance(values.get(name), str):
+            values[name] = clean_text(values[name])
+    step_id = _find(conn, run_id, change)
+    if step_id is not None:
+        conn.execute(sa.update(steps).where(steps.c.id == step_id).values(updated_at=now, **values))
+        return step_id
+    missing = [name for name in _REQUIRED_ON_INSERT if values.get(name) is None]
+    if missing:
+        raise ValueError(f"a new step needs {', '.join(missing)}")
+    step_id = change.id or new_id()
+    conn.execute(
+        sa.insert(steps).values(
+            id=step_id,
+            run_id=run_id,
+            step_key=change.key,
+            seq=seq,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+    )
+    return step_id
+
+
+def list_steps(conn: sa.Connection, run_id: str) -> list[Step]:
+    query = sa.select(steps).where(steps.c.run_id == run_id).order_by(steps.c.seq, steps.c.id)
+    return [step_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def get_step(conn: sa.Connection, step_id: str) -> Step:
+    row = conn.execute(sa.select(steps).where(steps.c.id == step_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"step {step_id!r} not found", step_id=step_id)
+    return step_from_row(row)
+
+
+class StepProcess(NamedTuple):
+    step_id: str
+    status: str
+    pgid: int
+    proc_start_time: float | None
+
+
+def step_processes(conn: sa.Connection, run_id: str) -> list[StepProcess]:
+    """Agent process groups recorded on a run's steps (to kill leftovers after a crash)."""
+    query = (
+        sa.select(steps.c.id, steps.c.status, steps.c.pgid, steps.c.proc_start_time)
+        .where(steps.c.run_id == run_id, steps.c.pgid.is_not(None))
+        .order_by(steps.c.seq)
+    )
+    return [StepProcess(*row) for row in conn.execute(query)]
+
+
+def step_process(conn: sa.Connection, step_id: str) -> StepProcess | None:
+    row = conn.execute(
+        sa.select(steps.c.id, steps.c.status, steps.c.pgid, steps.c.proc_start_time).where(
+            steps.c.id == step_id, steps.c.pgid.is_not(None)
+        )
+    ).first()
+    return None if row is None else StepProcess(*row)
+
+
+OPEN_STATUSES = (StepStatus.QUEUED, StepStatus.IN_PROGRESS, StepStatus.RETRYING)
+
+
+def cancel_open_steps(
+    conn: sa.Connection, run_id: str, now: int, message: str | None = None
+) -> list[str]:
+    """Mark the run's unfinished steps CANCELED; returns their ids."""
+    open_steps = sa.and_(
+        steps.c.run_id == run_id, steps.c.status.in_([status.value for status in OPEN_STATUSES])
+    )
+    ids = [str(found) for found in conn.execute(sa.select(steps.c.id).where(open_steps)).scalars()]
+    if ids:
+        values: dict[str, Any] = {
+            "status": StepStatus.CANCELED.value,
+            "finished_at": sa.func.coalesce(steps.c.finished_at, now),
+            "duration_ms": sa.func.coalesce(
+                steps.c.duration_ms, now - sa.func.coalesce(steps.c.started_at, now)
+            ),
+            "updated_at": now,
+        }
+        if message is not None:
+            values["message"] = clean_text(message)
+        conn.execute(sa.update(steps).where(steps.c.id.in_(ids)).values(**values))
+    return ids
