@@ -1,0 +1,123 @@
+"""Runs: create, list, read, control, review (SPEC 14)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from agentloop.api.deps import runtime_of
+from agentloop.api.schemas import (
+    ArtifactList,
+    CreateRun,
+    ErrorBody,
+    RunDiff,
+    RunEnvelope,
+    RunList,
+    StepList,
+    Worktrees,
+)
+from agentloop.core.errors import InvalidInput
+from agentloop.core.types import RunStatus
+from agentloop.engine import admission, control, review
+
+router = APIRouter(tags=["runs"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in _ERRORS.items() if k in (400, 401, 404, 422)
+}
+
+
+@router.post("/runs", status_code=201, response_model=RunEnvelope, responses=_ERRORS)
+def create_run(body: CreateRun, request: Request) -> RunEnvelope:
+    run = admission.admit(runtime_of(request), body)
+    return RunEnvelope(run=run)
+
+
+@router.get("/runs", response_model=RunList, responses=_READ_ERRORS)
+def list_runs(
+    request: Request,
+    workspace_root: str | None = None,
+    status: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunList:
+    statuses = _parse_statuses(status)
+    runs, total = runtime_of(request).store.list_runs(
+        workspace_root=workspace_root, status=statuses, limit=limit, offset=offset
+    )
+    return RunList(runs=runs, total=total)
+
+
+def _parse_statuses(raw: str | None) -> list[RunStatus] | None:
+    if not raw:
+        return None
+    found = []
+    for part in raw.split(","):
+        try:
+            found.append(RunStatus(part.strip().upper()))
+        except ValueError as exc:
+            allowed = ", ".join(s.value for s in RunStatus)
+            raise InvalidInput(f"status {part!r}: expected one of {allowed}") from exc
+    return found
+
+
+@router.get("/runs/{run_id}", response_model=RunEnvelope, responses=_READ_ERRORS)
+def get_run(run_id: str, request: Request) -> RunEnvelope:
+    return RunEnvelope(run=runtime_of(request).store.resolve_run(run_id))
+
+
+@router.get("/runs/{run_id}/steps", response_model=StepList, responses=_READ_ERRORS)
+def get_steps(run_id: str, request: Request) -> StepList:
+    store = runtime_of(request).store
+    run = store.resolve_run(run_id)
+    return StepList(steps=store.list_steps(run.id))
+
+
+@router.get("/runs/{run_id}/artifacts", response_model=ArtifactList, responses=_READ_ERRORS)
+def get_artifacts(run_id: str, request: Request) -> ArtifactList:
+    store = runtime_of(request).store
+    run = store.resolve_run(run_id)
+    return ArtifactList(artifacts=store.list_artifacts(run.id))
+
+
+def _control(action: str):  # type: ignore[no-untyped-def]
+    def handler(run_id: str, request: Request) -> Response:
+        runtime = runtime_of(request)
+        run = runtime.store.resolve_run(run_id)
+        getattr(control, action)(runtime, run.id)
+        return Response(status_code=204)
+
+    handler.__name__ = f"{action}_run"
+    return handler
+
+
+for _action in ("pause", "resume", "cancel", "retry", "reset"):
+    router.add_api_route(
+        f"/runs/{{run_id}}/{_action}",
+        _control(_action),
+        methods=["POST"],
+        status_code=204,
+        response_class=Response,
+        responses=_ERRORS,
+        summary=f"{_action.capitalize()} a run",
+    )
+
+
+@router.get("/runs/{run_id}/diff", response_model=RunDiff, responses=_READ_ERRORS)
+def get_diff(run_id: str, request: Request) -> RunDiff:
+    runtime = runtime_of(request)
+    run = runtime.store.resolve_run(run_id)
+    return RunDiff.model_validate(review.diff(runtime, run))
+
+
+@router.get("/worktrees", response_model=Worktrees, responses=_READ_ERRORS)
+def list_worktrees(request: Request) -> Worktrees:
+    return Worktrees(worktrees=review.list_worktrees(runtime_of(request)))

@@ -1,0 +1,102 @@
+"""Server-sent event streams: a run's events and its agent output (SPEC 14).
+
+Both replay history after a sequence number (`Last-Event-ID` or `?after=`), then go live,
+each item exactly once and in order (the algorithm is ``agentloop.store.follow``). The event
+stream ends after the run's terminal event, the output stream once the run is terminal and
+its output drained; a keep-alive comment goes out every 15 s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from agentloop.api.deps import runtime_of
+from agentloop.api.schemas import ErrorBody
+from agentloop.core.errors import InvalidInput
+from agentloop.core.models import Event, OutputLine
+from agentloop.store.follow import follow_events, follow_output
+
+router = APIRouter(tags=["streams"])
+
+KEEPALIVE_SEC = 15
+_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+}
+
+
+def start_seq(after: int | None, last_event_id: str | None) -> int:
+    """`?after=` wins over `Last-Event-ID`; both default to the beginning."""
+    if after is not None:
+        return after
+    if not last_event_id or not last_event_id.strip():
+        return 0
+    try:
+        value = int(last_event_id.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"Last-Event-ID {last_event_id!r}: expected a sequence number") from exc
+    if value < 0:
+        raise InvalidInput("Last-Event-ID must be >= 0")
+    return value
+
+
+def _event_frame(item: Event) -> dict[str, str]:
+    return {"event": item.event_type.value, "id": str(item.seq), "data": item.model_dump_json()}
+
+
+def _output_frame(item: OutputLine) -> dict[str, str]:
+    data = {
+        "seq": item.seq,
+        "step_id": item.step_id,
+        "phase": item.phase.value,
+        "iteration": item.iteration,
+        "line": item.line,
+        "timestamp": item.timestamp,
+    }
+    return {"event": "output", "id": str(item.seq), "data": json.dumps(data)}
+
+
+async def _until_disconnect(
+    request: Request, items: AsyncIterator[Any], frame: Any
+) -> AsyncIterator[dict[str, str]]:
+    try:
+        async for item in items:
+            if await request.is_disconnected():
+                return
+            yield frame(item)
+    finally:
+        await items.aclose()  # type: ignore[attr-defined]
+
+
+@router.get("/runs/{run_id}/events", responses=_STREAM_RESPONSES, response_model=None)
+async def stream_events(
+    run_id: str,
+    request: Request,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    store = runtime_of(request).store
+    run = await run_in_threadpool(store.resolve_run, run_id)
+    items = follow_events(store, run.id, start_seq(after, last_event_id))
+    return EventSourceResponse(_until_disconnect(request, items, _event_frame), ping=KEEPALIVE_SEC)
+
+
+@router.get("/runs/{run_id}/output", responses=_STREAM_RESPONSES, response_model=None)
+async def stream_output(
+    run_id: str,
+    request: Request,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    store = runtime_of(request).store
+    run = await run_in_threadpool(store.resolve_run, run_id)
+    items = follow_output(store, run.id, start_seq(after, last_event_id))
+    return EventSourceResponse(_until_disconnect(request, items, _output_frame), ping=KEEPALIVE_SEC)

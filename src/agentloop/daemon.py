@@ -1,0 +1,145 @@
+"""loopd: the daemon. Resolves settings, opens the store, launches the engine and serves the
+HTTP API until SIGTERM, then drains: agents are stopped and runs stay resumable."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import IO, Any
+
+import click
+
+from agentloop.core.errors import AgentloopError
+from agentloop.engine.settings import DaemonSettings, resolve_settings
+
+_log = logging.getLogger("agentloop.daemon")
+
+
+@dataclass
+class _Held:
+    lock_file: IO[str] | None
+    sock: socket.socket
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--addr", help="Listen address, e.g. http://127.0.0.1:7700 (env LOOPD_ADDR).")
+@click.option("--data-dir", help="Data directory (env LOOPD_DATA_DIR).")
+@click.option("--database-url", help="postgresql://... to share runs between hosts.")
+@click.option("--worker-concurrency", type=click.IntRange(min=1), help="Runs on this host.")
+@click.option("--max-concurrency", type=click.IntRange(min=1), help="Runs at once, all hosts.")
+@click.option("--max-runs-per-workspace", type=click.IntRange(min=1), help="Runs per workspace.")
+@click.option("--queue-policy", type=click.Choice(["fifo", "newest_first"]))
+@click.option("--log-format", type=click.Choice(["text", "json"]))
+@click.version_option(package_name="agentloop", prog_name="loopd")
+def main(**options: Any) -> None:
+    """Run the agentloop daemon."""
+    try:
+        settings = resolve_settings(**options)
+    except AgentloopError as exc:
+        raise click.UsageError(str(exc)) from exc
+    from agentloop.logs import configure_logging
+
+    configure_logging(settings.log_format)
+    try:
+        held = _claim(settings)
+    except AgentloopError as exc:
+        click.echo(f"loopd: {exc}", err=True)
+        sys.exit(1)
+    if not settings.is_loopback and not settings.auth_token:
+        _log.warning(
+            "listening on a non-loopback address without LOOPD_AUTH_TOKEN: anyone who can "
+            "reach %s can start agents on this machine",
+            settings.base_url,
+        )
+    serve(settings, held)
+
+
+def _claim(settings: DaemonSettings) -> _Held:
+    """Take the data dir lock (one loopd per SQLite file) and bind the port, or say why not."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock_file = None
+    if not settings.is_postgres:
+        lock_path = settings.data_dir / "loopd.lock"
+        lock_file = open(lock_path, "a+")  # noqa: SIM115  (held for the process lifetime)
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise AgentloopError(
+                f"another loopd already uses {settings.data_dir} (lock {lock_path} is held); "
+                "stop it or pass --data-dir"
+            ) from exc
+        lock_file.seek(0)
+        lock_file.truncate()
+        lock_file.write(f"{os.getpid()}\n")
+        lock_file.flush()
+    return _Held(lock_file, _bind(settings))
+
+
+def _bind(settings: DaemonSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AgentloopError(
+                f"{settings.base_url} is already in use (another loopd?); "
+                "stop it or pass --addr with a free port"
+            ) from exc
+        raise AgentloopError(f"cannot listen on {settings.base_url}: {exc.strerror}") from exc
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+def serve(settings: DaemonSettings, held: _Held) -> None:
+    import uvicorn
+
+    from agentloop.api.app import create_app
+    from agentloop.engine.boot import start_engine
+
+    runtime = start_engine(settings)
+    app = create_app(runtime)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    stopping = threading.Event()
+
+    def drain(signum: int, _frame: Any) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        _log.info("loopd: draining on signal %s", signal.Signals(signum).name)
+        runtime.begin_shutdown()
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    click.echo(f"loopd listening on {settings.base_url} (data dir {settings.data_dir})", err=True)
+    try:
+        server.run(sockets=[held.sock])
+    finally:
+        runtime.finish_shutdown()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # DBOS's worker threads would hold a plain exit for the length of a step (ENGINE-NOTES).
+        os._exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

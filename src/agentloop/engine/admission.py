@@ -1,0 +1,122 @@
+"""Admission (SPEC 2.1): validate a `POST /runs` request, resolve its config and name, then
+store the run as PENDING and enqueue its workflow in one transaction.
+
+Bad input is refused here with a reason and nothing is created: a run never fails half-way
+through for something admission could have seen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from agentloop.api.schemas import CreateRun
+from agentloop.core.config import ALIASES, KEYS, LoadedConfig, load_config
+from agentloop.core.errors import InvalidInput
+from agentloop.core.models import Run
+from agentloop.core.names import sanitize_run_name, spec_slug
+from agentloop.core.types import NameSource
+from agentloop.core.workspace import ensure_within, resolve_run_inputs
+from agentloop.engine.naming import choose_name
+from agentloop.engine.runtime import Runtime
+from agentloop.vcs.git import Git
+
+CAP_KEYS = ("max_concurrency", "max_runs_per_workspace", "queue_policy")
+_TOP_LEVEL_CONFIG = (
+    "base_branch",
+    "run_branch_prefix",
+    "merge_target_branch",
+    "merge_strategy",
+    "worktree_path_template",
+    "worktree_provider",
+)
+
+
+def new_run_id() -> str:
+    from uuid6 import uuid7
+
+    return str(uuid7())
+
+
+def admit(runtime: Runtime, body: CreateRun) -> Run:
+    workspace = _workspace(body.workspace_root)
+    loaded = _config(workspace, body)
+    config = loaded.config
+    inputs = resolve_run_inputs(workspace, body.spec_path, body.plan_path, config.plans_dir)
+    name, source = _name(body, config, inputs.spec_path, workspace)
+    run_id = new_run_id()
+    merge_target = config.merge_target_branch or None
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "name": name,
+        "name_source": source.value,
+        "workspace_root": str(workspace),
+        "spec_path": str(inputs.spec_path),
+        "plan_path": str(inputs.plan_path),
+        "agent": config.agent.value,
+        "model": config.model,
+        "base_branch": config.base_branch or None,
+        "merge_target_branch": merge_target,
+        "merge_strategy": config.merge_strategy.value,
+        "config": config.to_json(),
+    }
+    explicit_caps = {k: config.to_json()[k] for k in CAP_KEYS if k in loaded.explicit_keys}
+    with runtime.store.transaction() as conn:
+        run = runtime.store.create_run(conn, **fields)
+        runtime.enqueue_in_transaction(conn, run_id, str(workspace))
+    if explicit_caps:
+        runtime.apply_run_caps(explicit_caps)
+    return run
+
+
+def _workspace(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise InvalidInput(f"workspace_root {raw!r} must be an absolute path")
+    if not path.is_dir():
+        raise InvalidInput(f"workspace_root {raw!r} is not a directory")
+    resolved = path.resolve()
+    toplevel = Git(resolved).toplevel()
+    if toplevel is None:
+        raise InvalidInput(f"workspace_root {raw!r} is not inside a git repository")
+    if Git(resolved).try_rev_parse("HEAD") is None:
+        raise InvalidInput(f"the repository at {raw!r} has no commit yet")
+    return toplevel.resolve()
+
+
+def _config(workspace: Path, body: CreateRun) -> LoadedConfig:
+    overrides: dict[str, Any] = {}
+    extra = body.extra_fields()
+    unknown = sorted(k for k in extra if k not in KEYS and k not in ALIASES)
+    if unknown:
+        raise InvalidInput(f"unknown field(s) in request: {', '.join(unknown)}")
+    overrides.update(extra)
+    overrides.update(body.config_override or {})
+    for key in _TOP_LEVEL_CONFIG:
+        value = getattr(body, key)
+        if value is not None:
+            overrides[key] = value.value if hasattr(value, "value") else value
+    config_file = None
+    if body.config_path:
+        config_file = ensure_within(
+            Path(body.config_path)
+            if Path(body.config_path).is_absolute()
+            else workspace / body.config_path,
+            workspace,
+        )
+        if not config_file.is_file():
+            raise InvalidInput(f"config_path {body.config_path!r} is not a file")
+    return load_config(workspace, config_file=config_file, overrides=overrides, environ={})
+
+
+def _name(body: CreateRun, config: Any, spec_path: Path, workspace: Path) -> tuple[str, NameSource]:
+    if body.name is not None:
+        name = sanitize_run_name(body.name)
+        return name, body.name_source or NameSource.USER
+    if body.name_source is NameSource.SPEC_SLUG:
+        return spec_slug(spec_path), NameSource.SPEC_SLUG
+    return choose_name(config, spec_path, workspace)
+
+
+__all__ = ["admit", "new_run_id", "uuid"]

@@ -1,0 +1,222 @@
+"""Run control (SPEC 2): pause, resume, cancel, retry, reset.
+
+Each call is idempotent (asking for the state a run is already in answers success) and
+raises :class:`Conflict` with the current status when the transition is impossible. The
+order inside each matters (ENGINE-NOTES): DBOS is told first, then agent processes are
+killed, so the interrupted step ends CANCELLED rather than checkpointing a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from agentloop.core.errors import Conflict
+from agentloop.core.types import EventType, RunStatus
+from agentloop.engine import finish as finishing
+from agentloop.engine.context import RunContext
+from agentloop.engine.history import RunState
+from agentloop.engine.recorder import Recorder
+from agentloop.engine.runtime import QUEUE_NAME, Runtime
+
+_log = logging.getLogger("agentloop.engine")
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+
+
+def _lock(run_id: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(run_id, threading.Lock())
+
+
+def _context(runtime: Runtime, run_id: str) -> RunContext:
+    return RunContext.load(run_id, step_key=0)
+
+
+def _refuse(run_status: RunStatus, action: str) -> Conflict:
+    return Conflict(f"cannot {action} a run that is {run_status.value}", run_status.value)
+
+
+def pause(runtime: Runtime, run_id: str) -> None:
+    with _lock(run_id):
+        ctx = _context(runtime, run_id)
+        status = ctx.run.status
+        if status is RunStatus.PAUSED:
+            return
+        if status not in ACTIVE:
+            raise _refuse(status, "pause")
+        _stop_workflow(runtime, run_id)
+        Recorder(ctx).event(
+            EventType.RUN_PAUSED,
+            f"paused:user:{_control_seq(ctx)}",
+            run={"status": RunStatus.PAUSED.value, "reason": "paused", "phase": None},
+            reason="user",
+        )
+        runtime.store.cancel_open_steps(run_id)
+
+
+def resume(runtime: Runtime, run_id: str) -> None:
+    from dbos import DBOS
+
+    with _lock(run_id):
+        ctx = _context(runtime, run_id)
+        status = ctx.run.status
+        if status in ACTIVE:
+            return
+        if status is not RunStatus.PAUSED:
+            raise _refuse(status, "resume")
+        if ctx.run.reason == "usage_limit" and _workflow_status(run_id) in {"PENDING", "ENQUEUED"}:
+            # The workflow is waiting out a usage limit: wake it early.
+            DBOS.send(run_id, "resume", topic="resume")
+            return
+        Recorder(ctx).event(
+            EventType.RUN_RESUMED,
+            f"resumed:user:{_control_seq(ctx)}",
+            run={"status": RunStatus.PENDING.value, "reason": None, "resume_at": None},
+            reason="user",
+        )
+        runtime.clear_interrupt(run_id)
+        _continue_workflow(runtime, ctx)
+
+
+def cancel(runtime: Runtime, run_id: str) -> None:
+    with _lock(run_id):
+        ctx = _context(runtime, run_id)
+        status = ctx.run.status
+        if status is RunStatus.CANCELED:
+            return
+        if status.is_terminal:
+            raise _refuse(status, "cancel")
+        _stop_workflow(runtime, run_id)
+        runtime.store.cancel_open_steps(run_id)
+        ctx = _context(runtime, run_id)
+        finishing.finish_run(ctx, RunStatus.CANCELED, "canceled")
+    threading.Thread(target=_clean_up_later, args=(run_id,), daemon=True).start()
+
+
+def retry(runtime: Runtime, run_id: str) -> None:
+    with _lock(run_id):
+        ctx = _context(runtime, run_id)
+        status = ctx.run.status
+        if status in ACTIVE:
+            return
+        if status not in {RunStatus.FAILED, RunStatus.CANCELED}:
+            raise _refuse(status, "retry")
+        state = ctx.state
+        failed_step = state.failed_step
+        state.epoch += 1
+        state.reset_counters()
+        if ctx.run.reason == "iteration_limit":
+            state.iteration_limit = ctx.run.iteration + ctx.config.iterations
+        Recorder(ctx).event(
+            EventType.RUN_RESUMED,
+            f"retry:{state.epoch}",
+            run={
+                "status": RunStatus.PENDING.value,
+                "reason": None,
+                "finished_at": None,
+                "worktree_cleanup_status": None,
+            },
+            state=True,
+            reason="retry",
+        )
+        runtime.clear_interrupt(run_id)
+        _rewind(runtime, ctx, failed_step)
+
+
+def reset(runtime: Runtime, run_id: str) -> None:
+    with _lock(run_id):
+        ctx = _context(runtime, run_id)
+        if ctx.run.status in ACTIVE or ctx.run.status is RunStatus.PAUSED:
+            _stop_workflow(runtime, run_id)
+            runtime.store.cancel_open_steps(run_id)
+        fresh = RunState(epoch=ctx.state.epoch + 1)
+        ctx.state = fresh
+        Recorder(ctx).event(
+            EventType.RUN_RESUMED,
+            f"reset:{fresh.epoch}",
+            run={
+                "status": RunStatus.PENDING.value,
+                "reason": None,
+                "phase": None,
+                "iteration": 0,
+                "tasks_done": 0,
+                "finished_at": None,
+                "merge_commit": None,
+                "run_branch": None,
+                "worktree_path": None,
+                "worktree_cleanup_status": None,
+                "resume_at": None,
+            },
+            state=True,
+            reason="reset",
+        )
+        runtime.clear_interrupt(run_id)
+        _rewind(runtime, ctx, 1)
+
+
+# -- DBOS plumbing ---------------------------------------------------------------------------
+def _stop_workflow(runtime: Runtime, run_id: str) -> None:
+    """Cancel the workflow, then kill the run's processes (this order; see module doc)."""
+    from dbos import DBOS
+
+    runtime.mark_interrupted(run_id)
+    try:
+        DBOS.cancel_workflow(run_id)
+    except Exception:
+        _log.exception("run %s: cancel_workflow failed", run_id)
+    runtime.kill_run_processes(run_id)
+
+
+def _workflow_status(run_id: str) -> str | None:
+    from dbos import DBOS
+
+    status = DBOS.get_workflow_status(run_id)
+    return status.status if status else None
+
+
+def _continue_workflow(runtime: Runtime, ctx: RunContext) -> None:
+    from dbos import DBOS
+
+    state = _workflow_status(ctx.run_id)
+    if state == "CANCELLED":
+        DBOS.resume_workflow(ctx.run_id, queue_name=QUEUE_NAME)
+    elif state in {"SUCCESS", "ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
+        _rewind(runtime, ctx, ctx.state.failed_step)
+
+
+def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
+    """Run the workflow again from ``start_step`` (the failed step), on the capped queue."""
+    from dbos import DBOS
+
+    if _workflow_status(ctx.run_id) in {"PENDING", "ENQUEUED"}:
+        DBOS.cancel_workflow(ctx.run_id)
+    DBOS.rewind_workflow(
+        ctx.run_id,
+        start_step=start_step or _first_unfinished_step(ctx.run_id),
+        queue_name=QUEUE_NAME,
+        queue_partition_key=ctx.run.workspace_root,
+    )
+
+
+def _first_unfinished_step(run_id: str) -> int:
+    from dbos import DBOS
+
+    steps = DBOS.list_workflow_steps(run_id, load_output=False)
+    for step in steps:
+        if step.get("error") is not None or step.get("completed_at_epoch_ms") is None:
+            return int(step["function_id"])
+    return max((int(s["function_id"]) for s in steps), default=0) + 1
+
+
+def _control_seq(ctx: RunContext) -> int:
+    return int(ctx.store.last_seq(ctx.run_id))
+
+
+def _clean_up_later(run_id: str) -> None:
+    try:
+        finishing.clean_up(RunContext.load(run_id, step_key=0))
+    except Exception:
+        _log.exception("run %s: cleanup after cancel failed", run_id)

@@ -1,0 +1,69 @@
+"""A run's files as the engine uses them: one facade over the artifacts package that knows
+the run's dirs (workspace and/or global mirror) and indexes what it writes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import IO
+
+from agentloop.artifacts.layout import RunDir
+from agentloop.artifacts.writer import ArtifactWriter
+from agentloop.engine.context import RunContext
+
+
+class RunFiles:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    @cached_property
+    def run_dir(self) -> RunDir:
+        config = self.ctx.config
+        return RunDir.for_run(
+            self.ctx.run_id,
+            workspace_root=self.ctx.workspace,
+            global_log_dir=self.ctx.global_log_dir,
+            log_dir=config.log_dir,
+            mode=config.artifact_mode,
+        )
+
+    @cached_property
+    def writer(self) -> ArtifactWriter:
+        return ArtifactWriter(self.run_dir, self.ctx.store)
+
+    @property
+    def primary_dir(self) -> Path:
+        return self.run_dir.primary
+
+    def path(self, name: str) -> Path:
+        return self.run_dir.safe_path(name)
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def read(self, name: str) -> str:
+        return self.writer.read_text(name)
+
+    def write(self, name: str, text: str, *, kind: str | None = None) -> Path:
+        self.writer.ensure_dirs()
+        self.writer.write_text(name, text, atomic=True, kind=kind)
+        return self.path(name)
+
+    def open_append(self, name: str) -> IO[str]:
+        """A line-buffered handle on the primary copy; call :meth:`finish_log` after closing."""
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("a", encoding="utf-8", errors="replace", buffering=1)
+
+    def finish_log(self, log_name: str, events_name: str | None, *, kind: str) -> None:
+        """Mirror and index a step's logs, and write the iteration's tail file."""
+        self.writer.finish(log_name)
+        if log_name.startswith("iter-"):
+            tail = log_name.replace(".log", ".tail.txt")
+            self.writer.write_tail(log_name, tail)
+        if events_name and self.exists(events_name):
+            self.writer.finish(events_name)
+
+    def index(self, name: str, *, kind: str | None = None) -> None:
+        self.writer.mirror(name)
+        self.writer.index(name, kind=kind)

@@ -1,0 +1,125 @@
+"""The one way a run ends (SPEC 2.6): report.tsv and summary.json, then the terminal status
+and its event in one transaction; afterwards the worktree cleanup.
+
+Called by the workflow's finish step and by a cancel, so every exit writes the same files
+and events. Safe to call twice: a run that is already terminal keeps its first ending.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from agentloop.artifacts.report import report_rows, write_report
+from agentloop.artifacts.summary import build_summary, write_summary
+from agentloop.core.errors import AgentloopError
+from agentloop.core.types import CleanupStatus, EventType, RunStatus, WorktreeProviderName
+from agentloop.engine.context import RunContext
+from agentloop.engine.files import RunFiles
+from agentloop.engine.notify import notify
+from agentloop.engine.recorder import Recorder, now_ms
+
+_log = logging.getLogger("agentloop.engine")
+
+_TERMINAL_EVENT = {
+    RunStatus.COMPLETED: EventType.RUN_COMPLETED,
+    RunStatus.FAILED: EventType.RUN_FAILED,
+    RunStatus.CANCELED: EventType.RUN_CANCELED,
+}
+
+
+def finish_run(ctx: RunContext, status: RunStatus, reason: str | None) -> RunStatus:
+    if ctx.run.status.is_terminal:
+        return ctx.run.status
+    if status is RunStatus.COMPLETED:
+        reason = None
+    write_run_files(ctx, status, reason)
+    event_type = _TERMINAL_EVENT[status]
+    payload: dict[str, Any] = {}
+    if status is RunStatus.COMPLETED:
+        payload["mode"] = ctx.config.completion_mode.value
+    elif status is RunStatus.FAILED:
+        payload["reason"] = reason or "failed"
+    elif reason:
+        payload["reason"] = reason
+    Recorder(ctx).event(
+        event_type,
+        f"finish:{status.value}",
+        run={
+            "status": status.value,
+            "reason": reason,
+            "finished_at": now_ms(),
+            "phase": None,
+            "resume_at": None,
+        },
+        **payload,
+    )
+    notify(ctx, event_type.value, reason=reason)
+    return status
+
+
+def write_run_files(ctx: RunContext, status: RunStatus, reason: str | None) -> None:
+    """report.tsv and summary.json from the stored steps; a write failure is logged, never
+    allowed to keep the run from reaching its terminal status."""
+    try:
+        files = RunFiles(ctx)
+        files.writer.ensure_dirs()
+        run = ctx.store.get_run(ctx.run_id)
+        steps = ctx.store.list_steps(ctx.run_id)
+        write_report(
+            files.writer,
+            report_rows(steps, tasks_done=run.tasks_done, tasks_total=run.tasks_total),
+        )
+        if ctx.config.summary_json:
+            summary = build_summary(
+                run,
+                steps,
+                files.run_dir,
+                end_ms=now_ms(),
+                exit_reason=reason or status.value.lower(),
+                completion_mode=ctx.config.completion_mode.value,
+            )
+            write_summary(files.writer, summary)
+    except (AgentloopError, OSError) as exc:
+        _log.error("run %s: could not write report/summary: %s", ctx.run_id, exc)
+
+
+def awaits_review(ctx: RunContext) -> bool:
+    """A completed run with nothing merged waits for a person to merge or scrap it."""
+    return ctx.run.status is RunStatus.COMPLETED and not ctx.run.merge_commit
+
+
+def clean_up(ctx: RunContext) -> CleanupStatus:
+    worktree = ctx.worktree
+    if not ctx.config.worktree_cleanup or worktree is None:
+        status = CleanupStatus.SKIPPED
+    elif awaits_review(ctx):
+        status = CleanupStatus.DEFERRED
+    else:
+        status = remove_worktree(ctx, worktree)
+    ctx.store.update_run(ctx.run_id, worktree_cleanup_status=status.value)
+    return status
+
+
+def remove_worktree(ctx: RunContext, worktree: Path) -> CleanupStatus:
+    from agentloop.vcs.provider import select_provider
+    from agentloop.vcs.worktree import Worktree
+
+    info = ctx.run.worktree
+    try:
+        provider = select_provider(info.provider or "git", ctx.config.worktrunk_bin)
+        provider.remove(
+            ctx.workspace,
+            Worktree(
+                path=worktree,
+                branch=info.run_branch or "",
+                base_branch=info.base_branch or "",
+                provider=WorktreeProviderName(info.provider or "git"),
+            ),
+        )
+    except (AgentloopError, OSError) as exc:
+        _log.warning("run %s: worktree cleanup failed: %s", ctx.run_id, exc)
+        return CleanupStatus.FAILED
+    Recorder(ctx).event(EventType.WORKTREE_REMOVED, "worktree_removed", worktree_path=str(worktree))
+    return CleanupStatus.CLEANED

@@ -1,0 +1,79 @@
+"""What the engine remembers about a run between steps: one record per iteration.
+
+The history lives in the run row's ``state`` JSON and changes in the same transaction as
+the event that records it, so after a restart the watchdog and the failure counters see
+exactly what they saw before (SPEC 6: counters are rebuilt from stored history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+HISTORY_WINDOW = 8
+"""Iterations kept: the longest look-back of any signal is three."""
+
+
+@dataclass
+class IterationRecord:
+    iteration: int
+    head: str | None = None
+    plan_digest: str | None = None
+    task: str | None = None
+    completion: str = "absent"
+    review_completion: str = "absent"
+    verification_ok: bool | None = None
+    escaped_paths: list[str] = field(default_factory=list)
+    review_sent_back: bool = False
+    review_failed: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IterationRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class RunState:
+    """Engine bookkeeping for one run; serialised into ``loopd_runs.state``."""
+
+    epoch: int = 0
+    history: list[IterationRecord] = field(default_factory=list)
+    rewrites_used: int = 0
+    consecutive_verification_failures: int = 0
+    consecutive_review_failures: int = 0
+    agent_index: int = 0
+    iteration_limit: int | None = None
+    prompt_path: str | None = None
+    failed_step: int | None = None
+    start_head: str | None = None
+    pending_notes: list[str] = field(default_factory=list)
+
+    def record(self, iteration: int) -> IterationRecord:
+        """The record of ``iteration``, created on first use."""
+        for existing in self.history:
+            if existing.iteration == iteration:
+                return existing
+        record = IterationRecord(iteration=iteration)
+        self.history.append(record)
+        self.history = self.history[-HISTORY_WINDOW:]
+        return record
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> RunState:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["history"] = [IterationRecord.from_json(h) for h in known.get("history", [])]
+        return cls(**known)
+
+    def reset_counters(self) -> None:
+        """A retry starts the failure policy afresh (the run's history stays)."""
+        self.rewrites_used = 0
+        self.consecutive_verification_failures = 0
+        self.consecutive_review_failures = 0
+        self.history = []
+        self.failed_step = None

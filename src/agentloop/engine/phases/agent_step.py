@@ -1,0 +1,266 @@
+"""The agent phases: implementation and review (SPEC 2.4a-b, 4).
+
+One step runs the agent once (with the retry policy), streams its output, and records what
+the iteration produced: the new HEAD, the plan's state, the task named, the completion token.
+After a crash the step runs again: any agent left over from the previous daemon is killed
+first and uncommitted edits in the worktree are discarded, so the agent starts clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agentloop.agents import AgentRequest, AgentResult, RetryPolicy, get_agent, run_with_retries
+from agentloop.agents.process import kill_stale_group
+from agentloop.core.completion import completion_status
+from agentloop.core.errors import NotFound
+from agentloop.core.plan import Plan, read_plan
+from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.engine.context import RunContext
+from agentloop.engine.files import RunFiles
+from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.phases.lifecycle import current_agent
+from agentloop.engine.prompting import implementation_prompt, review_prompt, worktree_plan_path
+from agentloop.engine.recorder import Recorder, StepHandle
+from agentloop.engine.sink import EngineSink, log_names
+from agentloop.vcs.escape import changed_since, snapshot_primary
+from agentloop.vcs.git import Git
+from agentloop.vcs.head import head_sha
+
+_TASK_NAMED = re.compile(
+    r"^\s*(?:Completed|Reviewed)\s+(.+?)\.\s+\d+\s+(?:tasks?\s+remain|awaiting)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SECRET_ENV = frozenset({"LOOPD_AUTH_TOKEN", "LOOPD_TOKEN"})
+
+
+@dataclass
+class AgentRun:
+    handle: StepHandle
+    result: AgentResult
+    plan: Plan | None
+    escaped: list[str]
+
+
+def implementation(ctx: RunContext, iteration: int) -> Outcome:
+    ran = _run_agent(ctx, Phase.IMPLEMENTATION, iteration, implementation_prompt(ctx))
+    if isinstance(ran, dict):
+        return ran
+    record = ctx.state.record(iteration)
+    record.completion = completion_status(ran.result.final_text, ctx.config.completion_mode).value
+    record.task = _task_named(ran.result.final_text)
+    ctx.state.pending_notes = []
+    return _finish_agent_step(
+        ctx,
+        ran,
+        iteration,
+        {
+            "needs_review": bool(ctx.config.reviewer and ran.plan and ran.plan.awaiting_review),
+            "verify": bool(ctx.config.verify_cmds),
+        },
+    )
+
+
+def review(ctx: RunContext, iteration: int) -> Outcome:
+    before = read_plan(worktree_plan_path(ctx))
+    ran = _run_agent(ctx, Phase.REVIEW, iteration, review_prompt(ctx))
+    if isinstance(ran, dict):
+        return ran
+    record = ctx.state.record(iteration)
+    record.review_completion = completion_status(
+        ran.result.final_text, ctx.config.completion_mode
+    ).value
+    sent_back = ran.plan is not None and len(ran.plan.open_tasks) > len(before.open_tasks)
+    record.review_sent_back = sent_back
+    failed_review = ran.result.failure is not None or sent_back
+    if failed_review:
+        ctx.state.consecutive_review_failures += 1
+    else:
+        ctx.state.consecutive_review_failures = 0
+    outcome = _finish_agent_step(ctx, ran, iteration, {})
+    limit = ctx.config.max_consecutive_review_failures
+    if not outcome.get("failed") and limit and ctx.state.consecutive_review_failures >= limit:
+        return {"failed": True, "reason": "consecutive_review_failures"}
+    return outcome
+
+
+def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> AgentRun | Outcome:
+    worktree = ctx.worktree
+    if worktree is None:
+        return {"failed": True, "reason": "internal_error: run has no worktree"}
+    recorder = Recorder(ctx)
+    step_id = ctx.step_id(phase.value, iteration)
+    _recover_previous_attempt(ctx, step_id, worktree)
+    log_name, events_name = log_names(phase, iteration)
+    files = RunFiles(ctx)
+    handle = recorder.start_step(phase, iteration, output_path=str(files.path(log_name)))
+    agent_name = current_agent(ctx)
+    model = ctx.config.review_model if phase is Phase.REVIEW else ctx.config.model
+    snapshot = snapshot_primary(ctx.workspace)
+    sink = EngineSink(ctx, handle, log_name, events_name)
+    try:
+        result = run_with_retries(
+            get_agent(agent_name),
+            _request(ctx, phase, iteration, prompt, model, agent_name),
+            sink,
+            RetryPolicy(ctx.config.agent_retries, ctx.config.agent_retry_backoff_sec),
+            sleep=ctx.runtime.interruptible_sleep(ctx.run_id),
+            on_retry=lambda attempt, reason, backoff_ms: _record_retry(
+                recorder, handle, attempt, reason, backoff_ms
+            ),
+        )
+    finally:
+        sink.close()
+    files.finish_log(log_name, events_name, kind=phase.value)
+    escaped = changed_since(snapshot)
+    plan_path = worktree_plan_path(ctx)
+    plan = read_plan(plan_path) if plan_path.exists() else None
+    return AgentRun(handle, result, plan, escaped)
+
+
+def _record_retry(
+    recorder: Recorder, handle: StepHandle, attempt: int, reason: str, backoff_ms: float
+) -> None:
+    recorder.event(
+        EventType.AGENT_RETRY,
+        f"retry:{handle.phase.value}:{handle.iteration}:{attempt}",
+        of_step=handle.step_id,
+        attempt=attempt,
+        reason=reason,
+        backoff_ms=int(backoff_ms),
+    )
+
+
+def _recover_previous_attempt(ctx: RunContext, step_id: str, worktree: Any) -> None:
+    """A step running again after a crash: stop the old agent, drop its uncommitted edits."""
+    try:
+        ctx.store.get_step(step_id)
+    except NotFound:
+        return
+    leftover = ctx.store.step_process(step_id)
+    if leftover is not None and leftover.pgid:
+        kill_stale_group(int(leftover.pgid), float(leftover.proc_start_time or 0))
+    git = Git(worktree)
+    git.run("reset", "--hard", "--quiet", "HEAD", check=False)
+    git.run("clean", "-fd", "--quiet", check=False)
+
+
+def _request(
+    ctx: RunContext, phase: Phase, iteration: int, prompt: str, model: str, agent_name: str
+) -> AgentRequest:
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+    env.update(
+        LOOP_RUN_ID=ctx.run_id,
+        LOOP_RUN_DIR=str(RunFiles(ctx).primary_dir),
+        LOOP_ITERATION=str(iteration),
+        LOOP_SPEC_PATH=str(_in_worktree(ctx, ctx.run.spec_path)),
+        LOOP_PLAN_PATH=str(worktree_plan_path(ctx)),
+    )
+    extra = {"permission_mode": str(ctx.config.permission_mode.value)}
+    if ctx.config.agent_cmd:
+        extra["agent_cmd"] = ctx.config.agent_cmd
+    return AgentRequest(
+        prompt=prompt,
+        model=model,
+        cwd=ctx.worktree,  # type: ignore[arg-type]
+        timeout_sec=float(ctx.config.agent_timeout_sec),
+        env=env,
+        run_id=ctx.run_id,
+        phase=phase,
+        iteration=iteration,
+        cancel=ctx.runtime.cancel_event(ctx.run_id),
+        extra=extra,
+    )
+
+
+def _in_worktree(ctx: RunContext, path: str) -> str:
+    worktree = ctx.worktree
+    if worktree is None:
+        return path
+    try:
+        from pathlib import Path
+
+        return str(worktree / Path(path).relative_to(ctx.workspace))
+    except ValueError:
+        return path
+
+
+def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: Outcome) -> Outcome:
+    result = ran.result
+    record = ctx.state.record(iteration)
+    worktree = ctx.worktree
+    record.head = head_sha(worktree) if worktree else None
+    record.plan_digest = _plan_digest(ctx)
+    if ran.escaped:
+        record.escaped_paths = sorted(set(record.escaped_paths) | set(ran.escaped))
+        ctx.state.pending_notes = [
+            "Reminder: work only inside your worktree "
+            f"({worktree}); the user's primary checkout changed while you ran "
+            f"({', '.join(ran.escaped[:10])})."
+        ]
+    status, outcome = _classify(ctx, result, success)
+    plan = ran.plan
+    run_changes: dict[str, Any] = {
+        "tokens_in": ctx.run.tokens_in + (result.tokens_in or 0),
+        "tokens_out": ctx.run.tokens_out + (result.tokens_out or 0),
+        "cost_usd": round(ctx.run.cost_usd + (result.cost_usd or 0.0), 6),
+    }
+    if plan is not None:
+        run_changes["tasks_done"] = plan.tasks_done
+        run_changes["tasks_total"] = plan.tasks_total
+    Recorder(ctx).finish_step(
+        ran.handle,
+        status,
+        exit_code=result.exit_code,
+        tokens_in=result.tokens_in or 0,
+        tokens_out=result.tokens_out or 0,
+        cost_usd=result.cost_usd or 0.0,
+        message=result.message or _first_line(result.final_text),
+        run=run_changes,
+        state=True,
+    )
+    return outcome
+
+
+def _classify(ctx: RunContext, result: AgentResult, success: Outcome) -> tuple[StepStatus, Outcome]:
+    failure = result.failure
+    if failure is None:
+        return StepStatus.SUCCEEDED, success
+    if failure == "cancelled":
+        return StepStatus.CANCELED, {"stop": True, "status": "CANCELED"}
+    if failure == "usage_limit":
+        return StepStatus.FAILED, {
+            "usage_limit": True,
+            "resume_at": result.resume_at,
+            "agent": current_agent(ctx),
+        }
+    if failure == "permanent":
+        return StepStatus.FAILED, {"failed": True, "reason": result.message or "agent_error"}
+    reason = f"agent_{failure}"
+    if result.message:
+        reason += f": {result.message}"
+    return StepStatus.FAILED, {"failed": True, "reason": reason}
+
+
+def _plan_digest(ctx: RunContext) -> str | None:
+    path = worktree_plan_path(ctx)
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def _task_named(text: str) -> str | None:
+    match = _TASK_NAMED.search(text or "")
+    return match.group(1).strip() if match else None
+
+
+def _first_line(text: str) -> str | None:
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()[:500]
+    return None

@@ -1,0 +1,60 @@
+"""What every phase step shares: stop when the run was stopped, never checkpoint during a
+drain, and turn any error into a run failure instead of a stuck workflow."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agentloop.core.errors import AgentloopError
+from agentloop.core.types import RunStatus
+from agentloop.engine.context import RunContext
+from agentloop.engine.history import RunState
+from agentloop.engine.runtime import current
+
+Outcome = dict[str, Any]
+_log = logging.getLogger("agentloop.engine")
+
+ALLOWED_WHILE_PAUSED = frozenset({"resume_after_limit", "pause_for_limit"})
+
+
+def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
+    runtime = current()
+    ctx = RunContext.load(run_id)
+    status = ctx.run.status
+    if status.is_terminal or (
+        status is RunStatus.PAUSED and phase.__name__ not in ALLOWED_WHILE_PAUSED
+    ):
+        return {"stop": True, "status": status.value}
+    try:
+        outcome = phase(ctx, *args)
+    except AgentloopError as exc:
+        _log.warning("run %s: %s failed: %s", run_id, phase.__name__, exc)
+        outcome = {"failed": True, "reason": str(exc)}
+    except Exception as exc:
+        _log.exception("run %s: %s raised", run_id, phase.__name__)
+        outcome = {"failed": True, "reason": f"internal_error: {type(exc).__name__}: {exc}"}
+    if outcome.get("failed"):
+        _remember_failed_step(ctx)
+    if runtime.shutting_down:
+        _block_until_exit()
+    return outcome
+
+
+def _remember_failed_step(ctx: RunContext) -> None:
+    """A retry rewinds the workflow to the step that failed."""
+    try:
+        state = RunState.from_json(ctx.store.get_run_state(ctx.run_id))
+        state.failed_step = ctx.step_key
+        ctx.store.update_run(ctx.run_id, state=state.to_json())
+    except AgentloopError:
+        _log.exception("run %s: could not record the failed step", ctx.run_id)
+
+
+def _block_until_exit() -> None:
+    """The daemon is draining: the agent was stopped on purpose, not by failure. Returning
+    would checkpoint this step as done; blocking lets the process exit with the step still
+    pending, so it runs again on the next start."""
+    threading.Event().wait()

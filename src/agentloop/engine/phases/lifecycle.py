@@ -1,0 +1,104 @@
+"""Run lifecycle phases: begin, usage-limit holds and waits, finish, and after-finish."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agentloop.core.types import EventType, RunStatus
+from agentloop.engine import finish as finishing
+from agentloop.engine.context import RunContext
+from agentloop.engine.notify import notify
+from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.recorder import Recorder, now_ms
+
+
+def begin(ctx: RunContext) -> Outcome:
+    Recorder(ctx).event(
+        EventType.RUN_STARTED,
+        "run_started",
+        run={"status": RunStatus.RUNNING.value, "started_at": now_ms()},
+        worker_id=ctx.runtime.settings.executor_id,
+    )
+    return {"iteration": ctx.run.iteration}
+
+
+def agent_chain(ctx: RunContext) -> list[str]:
+    chain = [ctx.config.agent.value]
+    for fallback in ctx.config.fallback_agents:
+        if fallback.value not in chain:
+            chain.append(fallback.value)
+    return chain
+
+
+def current_agent(ctx: RunContext) -> str:
+    chain = agent_chain(ctx)
+    return chain[min(ctx.state.agent_index, len(chain) - 1)]
+
+
+def check_hold(ctx: RunContext) -> Outcome:
+    """The usage limit belongs to the agent's account: wait when another run hit it."""
+    agent = current_agent(ctx)
+    resume_at = ctx.store.get_hold(agent)
+    if resume_at is None or resume_at <= time.time():
+        return {}
+    return {"resume_at": resume_at, "agent": agent, "held": True}
+
+
+def pause_for_limit(ctx: RunContext, limit: dict[str, Any]) -> Outcome:
+    """Switch to the next fallback agent, or pause until the limit resets."""
+    agent = str(limit.get("agent") or current_agent(ctx))
+    recorder = Recorder(ctx)
+    resume_at = limit.get("resume_at")
+    if resume_at is None:
+        resume_at = time.time() + ctx.config.usage_limit_wait_sec
+    if not limit.get("held"):
+        ctx.store.set_hold(agent, float(resume_at), "usage_limit")
+    chain = agent_chain(ctx)
+    if ctx.state.agent_index + 1 < len(chain):
+        ctx.state.agent_index += 1
+        recorder.save_state()
+        return {"wait_sec": 0, "agent": chain[ctx.state.agent_index]}
+    if limit.get("held"):
+        recorder.event(
+            EventType.AGENT_HOLD, f"hold:{agent}", agent=agent, resume_at=float(resume_at)
+        )
+    ctx.state.agent_index = 0
+    recorder.event(
+        EventType.RUN_PAUSED,
+        "paused:usage_limit",
+        run={
+            "status": RunStatus.PAUSED.value,
+            "reason": "usage_limit",
+            "resume_at": float(resume_at),
+        },
+        state=True,
+        reason="usage_limit",
+        resume_at=float(resume_at),
+    )
+    notify(ctx, "RUN_PAUSED", reason="usage_limit", resume_at=float(resume_at))
+    return {"wait_sec": max(0.0, float(resume_at) - time.time())}
+
+
+def resume_after_limit(ctx: RunContext) -> Outcome:
+    if ctx.run.status is not RunStatus.PAUSED:
+        return {}
+    Recorder(ctx).event(
+        EventType.RUN_RESUMED,
+        "resumed:usage_limit",
+        run={"status": RunStatus.RUNNING.value, "reason": None, "resume_at": None},
+        reason="usage_limit",
+    )
+    return {}
+
+
+def finish_outcome(run_id: str, status: str, reason: str | None) -> Outcome:
+    ctx = RunContext.load(run_id)
+    final = finishing.finish_run(ctx, RunStatus(status), reason)
+    return {"status": final.value}
+
+
+def after_finish(run_id: str) -> Outcome:
+    ctx = RunContext.load(run_id)
+    finishing.clean_up(ctx)
+    return {}

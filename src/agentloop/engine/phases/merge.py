@@ -1,0 +1,90 @@
+"""The merge phase (SPEC 8): squash or merge the run branch into the target through a
+temporary worktree, verifying the merged tree before the target moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentloop.core.errors import MergeConflictError, MergeVerificationError
+from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.engine.context import RunContext
+from agentloop.engine.files import RunFiles
+from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.recorder import Recorder
+from agentloop.engine.verifier import run_verification
+from agentloop.vcs.merge import VerifyOutcome, merge_run
+
+VERIFY_MERGE_LOG = "verify-merge.log"
+
+
+def merge(ctx: RunContext) -> Outcome:
+    info = ctx.run.worktree
+    target = info.merge_target_branch
+    if not target or not info.run_branch:
+        return {}
+    recorder = Recorder(ctx)
+    handle = recorder.start_step(Phase.MERGE, ctx.run.iteration)
+    files = RunFiles(ctx)
+    verify = None
+    if ctx.config.verify_cmds and ctx.config.verify_merge:
+        verify = _merged_tree_verifier(ctx, files)
+    try:
+        result = merge_run(
+            ctx.workspace,
+            run_id=ctx.run_id,
+            run_branch=info.run_branch,
+            target=target,
+            base=info.base_branch or "main",
+            strategy=info.merge_strategy,
+            message=_message(ctx),
+            verify=verify,
+            tmp_parent=ctx.runtime.settings.data_dir / "tmp",
+        )
+    except MergeConflictError as exc:
+        recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
+        return {"failed": True, "reason": "merge_conflict"}
+    except MergeVerificationError:
+        recorder.finish_step(
+            handle, StepStatus.FAILED, exit_code=1, message="verification failed on the merged tree"
+        )
+        return {"failed": True, "reason": "merge_verification_failed"}
+    recorder.event(
+        EventType.MERGE_COMPLETED,
+        "merge_completed",
+        of_step=handle.step_id,
+        run={"merge_commit": result.commit},
+        target=target,
+        strategy=info.merge_strategy.value,
+        commit=result.commit,
+    )
+    recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, message=result.commit)
+    return {"commit": result.commit}
+
+
+def _merged_tree_verifier(ctx: RunContext, files: RunFiles):  # type: ignore[no-untyped-def]
+    def verify(tree: Path) -> VerifyOutcome:
+        with files.open_append(VERIFY_MERGE_LOG) as log:
+
+            def write(line: str) -> None:
+                log.write(line + "\n")
+
+            result = run_verification(
+                ctx.config.verify_cmds,
+                tree,
+                timeout_sec=float(ctx.config.verify_timeout_sec),
+                on_line=write,
+                owner=ctx.run_id,
+            )
+        files.index(VERIFY_MERGE_LOG, kind="verify_merge")
+        return VerifyOutcome(ok=result.ok, detail=result.failure_context())
+
+    return verify
+
+
+def _message(ctx: RunContext) -> str:
+    run = ctx.run
+    return (
+        f"agentloop: {run.name}\n\n"
+        f"Spec: {Path(run.spec_path).name}\n"
+        f"Tasks: {run.tasks_done}/{run.tasks_total}\n"
+    )

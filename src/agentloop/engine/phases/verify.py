@@ -1,0 +1,66 @@
+"""The verification phase: run `verify_cmds` in the worktree, feed failures to the next
+iteration through runner-notes.txt, and count consecutive failures (SPEC 2.4c, 6, 7)."""
+
+from __future__ import annotations
+
+from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.engine.context import RunContext
+from agentloop.engine.files import RunFiles
+from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.recorder import Recorder
+from agentloop.engine.sink import EngineSink, log_names
+from agentloop.engine.verifier import run_verification
+
+
+def verification(ctx: RunContext, iteration: int) -> Outcome:
+    worktree = ctx.worktree
+    if worktree is None:
+        return {"failed": True, "reason": "internal_error: run has no worktree"}
+    recorder = Recorder(ctx)
+    files = RunFiles(ctx)
+    log_name, _ = log_names(Phase.VERIFICATION, iteration)
+    handle = recorder.start_step(
+        Phase.VERIFICATION, iteration, output_path=str(files.path(log_name))
+    )
+    sink = EngineSink(ctx, handle, log_name)
+    try:
+        result = run_verification(
+            ctx.config.verify_cmds,
+            worktree,
+            timeout_sec=float(ctx.config.verify_timeout_sec),
+            on_line=sink.output,
+            owner=ctx.run_id,
+        )
+    finally:
+        sink.close()
+    files.finish_log(log_name, None, kind="verification")
+    if ctx.runtime.was_interrupted(ctx.run_id):
+        recorder.finish_step(handle, StepStatus.CANCELED, exit_code=result.exit_code)
+        return {"stop": True, "status": "CANCELED"}
+    record = ctx.state.record(iteration)
+    record.verification_ok = result.ok
+    if result.ok:
+        ctx.state.consecutive_verification_failures = 0
+        files.write("runner-notes.txt", "", kind="runner_notes")
+        recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, state=True)
+        return {}
+    ctx.state.consecutive_verification_failures += 1
+    files.write("runner-notes.txt", result.failure_context(), kind="runner_notes")
+    recorder.event(
+        EventType.VERIFICATION_FAILED,
+        f"verification_failed:{iteration}",
+        of_step=handle.step_id,
+        command=result.command,
+        exit_code=result.exit_code,
+    )
+    recorder.finish_step(
+        handle,
+        StepStatus.FAILED,
+        exit_code=result.exit_code,
+        message=f"{result.command} exited {result.exit_code}",
+        state=True,
+    )
+    limit = ctx.config.max_consecutive_verification_failures
+    if limit and ctx.state.consecutive_verification_failures >= limit:
+        return {"failed": True, "reason": "consecutive_verification_failures"}
+    return {}

@@ -1,0 +1,64 @@
+"""The prompts a run's agent receives: the snapshot written at prepare, the watchdog's
+rewrites, and the reminders the engine adds for one iteration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentloop.core.prompts import (
+    PromptInputs,
+    build_implementation_prompt,
+    build_review_prompt,
+    load_custom_instructions,
+)
+from agentloop.engine.context import RunContext
+from agentloop.engine.files import RunFiles
+
+PROMPT_SNAPSHOT = "prompt.txt"
+
+
+def prompt_inputs(ctx: RunContext, worktree: Path | None) -> PromptInputs:
+    """The prompt's file references, remapped into the worktree so edits land on the branch."""
+    return PromptInputs.for_run(
+        workspace=ctx.workspace,
+        spec_path=Path(ctx.run.spec_path),
+        plan_path=Path(ctx.run.plan_path),
+        runner_notes=RunFiles(ctx).path("runner-notes.txt"),
+        context_files=[Path(p) for p in ctx.config.context_files],
+        worktree=worktree,
+        completion_mode=ctx.config.completion_mode,
+        custom_instructions=load_custom_instructions(ctx.workspace, ctx.config.prompt_file),
+    )
+
+
+def write_initial_prompt(ctx: RunContext, worktree: Path) -> Path:
+    text = build_implementation_prompt(prompt_inputs(ctx, worktree))
+    return RunFiles(ctx).write(PROMPT_SNAPSHOT, text, kind="prompt")
+
+
+def implementation_prompt(ctx: RunContext) -> str:
+    files = RunFiles(ctx)
+    name = ctx.state.prompt_path or PROMPT_SNAPSHOT
+    if files.exists(name):
+        text = files.read(name)
+    else:
+        text = build_implementation_prompt(prompt_inputs(ctx, ctx.worktree))
+    if ctx.state.pending_notes:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(ctx.state.pending_notes) + "\n"
+    return text
+
+
+def review_prompt(ctx: RunContext) -> str:
+    return build_review_prompt(prompt_inputs(ctx, ctx.worktree))
+
+
+def worktree_plan_path(ctx: RunContext) -> Path:
+    """The plan as the agent edits it: inside the worktree."""
+    plan = Path(ctx.run.plan_path)
+    worktree = ctx.worktree
+    if worktree is None:
+        return plan
+    try:
+        return worktree / plan.relative_to(ctx.workspace)
+    except ValueError:
+        return plan

@@ -1,0 +1,146 @@
+"""The engine's one writer of history: events with their run/step projection changes.
+
+Every write goes through :class:`Recorder`, so each event carries an idempotency key (a
+crash-replayed step writes nothing twice) and the run and step rows change in the same
+transaction as the event that explains the change.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentloop.core.events import payload_for
+from agentloop.core.models import Event
+from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
+from agentloop.engine.context import RunContext
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class StepHandle:
+    step_id: str
+    phase: Phase
+    iteration: int
+    attempt: int
+    started_ms: int
+    output_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def event(
+        self,
+        event_type: EventType,
+        suffix: str,
+        *,
+        of_step: str | None = None,
+        run: dict[str, Any] | None = None,
+        step: dict[str, Any] | None = None,
+        state: bool = False,
+        **payload: Any,
+    ) -> Event:
+        """Append one event of ``of_step``; ``run``/``step`` are the projection changes it
+        explains.
+
+        ``state=True`` saves the context's engine state in the same transaction.
+        """
+        changes = dict(run or {})
+        if state:
+            changes["state"] = self.ctx.state.to_json()
+        event: Event = self.ctx.store.append_event(
+            self.ctx.run_id,
+            event_type,
+            payload_for(event_type, **payload),
+            step_id=of_step,
+            key=self.ctx.key(suffix),
+            run_changes=changes or None,
+            step=step,
+        )
+        return event
+
+    def save_state(self, **run: Any) -> None:
+        """Persist the engine state (and run columns) without an event."""
+        self.ctx.store.update_run(self.ctx.run_id, state=self.ctx.state.to_json(), **run)
+
+    # -- steps ------------------------------------------------------------------------------
+    def start_step(
+        self, phase: Phase, iteration: int, attempt: int = 1, output_path: str | None = None
+    ) -> StepHandle:
+        step_id = self.ctx.step_id(phase.value, iteration)
+        handle = StepHandle(step_id, phase, iteration, attempt, now_ms(), output_path)
+        run_changes: dict[str, Any] = {"phase": phase.value}
+        if phase in (Phase.IMPLEMENTATION, Phase.REVIEW, Phase.VERIFICATION):
+            run_changes["iteration"] = iteration
+        if self.ctx.run.status is RunStatus.PENDING:
+            run_changes["status"] = RunStatus.RUNNING.value
+        self.event(
+            EventType.STEP_STARTED,
+            f"start:{phase.value}:{iteration}",
+            of_step=step_id,
+            run=run_changes,
+            step={
+                "id": step_id,
+                "phase": phase.value,
+                "iteration": iteration,
+                "attempt": attempt,
+                "status": StepStatus.IN_PROGRESS.value,
+                "started_at": handle.started_ms,
+                "output_path": output_path,
+            },
+            step_id=step_id,
+            phase=phase.value,
+            attempt=attempt,
+            iteration=iteration,
+        )
+        return handle
+
+    def finish_step(
+        self,
+        handle: StepHandle,
+        status: StepStatus,
+        *,
+        exit_code: int | None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost_usd: float = 0.0,
+        message: str | None = None,
+        run: dict[str, Any] | None = None,
+        state: bool = False,
+    ) -> Event:
+        finished = now_ms()
+        duration = max(0, finished - handle.started_ms)
+        return self.event(
+            EventType.STEP_FINISHED,
+            f"finish:{handle.phase.value}:{handle.iteration}",
+            of_step=handle.step_id,
+            run=run,
+            state=state,
+            step={
+                "id": handle.step_id,
+                "status": status.value,
+                "finished_at": finished,
+                "duration_ms": duration,
+                "exit_code": exit_code,
+                "tokens_in": tokens_in,
+                "tokens_out": tokens_out,
+                "cost_usd": cost_usd,
+                "message": message,
+                "output_path": handle.output_path,
+            },
+            step_id=handle.step_id,
+            phase=handle.phase.value,
+            exit_code=exit_code,
+            duration_ms=duration,
+            output_path=handle.output_path,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost_usd,
+        )

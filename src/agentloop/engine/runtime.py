@@ -1,0 +1,236 @@
+"""The engine's process-wide runtime: DBOS configuration, the run queue, and the services
+that durable steps reach (store, settings, caps).
+
+DBOS steps are module-level functions decorated at import time, so they cannot take the
+store as an argument; they reach it through :func:`current`. Exactly one runtime exists per
+loopd process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agentloop.core.errors import StoreError
+from agentloop.core.types import QueuePolicy
+from agentloop.engine.settings import WORKFLOW_VERSION, Caps, DaemonSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from agentloop.store import Store
+
+QUEUE_NAME = "runs"
+WORKFLOW_NAME = "agentloop.run"
+_PRIORITY_EPOCH_S = 1_700_000_000
+
+_log = logging.getLogger("agentloop.engine")
+
+
+@dataclass
+class Runtime:
+    settings: DaemonSettings
+    store: Store
+    started_at: float = field(default_factory=time.time)
+    caps: Caps = field(default_factory=Caps)
+    _caps_lock: threading.Lock = field(default_factory=threading.Lock)
+    _queue: Any = None
+    _client: Any = None
+    shutting_down: bool = False
+    _interrupts: dict[str, threading.Event] = field(default_factory=dict)
+    _interrupts_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def launch(self) -> None:
+        from dbos import DBOS
+
+        import agentloop.engine.workflow  # noqa: F401  (registers the workflow and its steps)
+
+        DBOS(
+            config={
+                "name": "loopd",
+                "system_database_url": self.settings.system_database_url,
+                "application_version": WORKFLOW_VERSION,
+                "executor_id": self.settings.executor_id,
+                "log_level": "WARNING",
+            }
+        )
+        _quiet_dbos_logs()
+        DBOS.launch()
+        self.caps = self._initial_caps()
+        self._queue = self._register_queue(self.caps)
+
+    def begin_shutdown(self) -> None:
+        """SIGTERM: stop every agent; their steps stay unfinished and resume on next start."""
+        self.shutting_down = True
+        from agentloop.agents.process import kill_all
+
+        kill_all()
+
+    def finish_shutdown(self) -> None:
+        from dbos import DBOS
+
+        try:
+            DBOS.destroy(workflow_completion_timeout_sec=0)
+        except Exception:
+            _log.exception("DBOS.destroy failed during shutdown")
+
+    # -- interrupting runs ---------------------------------------------------------------------
+    def cancel_event(self, run_id: str) -> threading.Event:
+        """Set when the run is paused or canceled: agents and backoff sleeps watch it."""
+        with self._interrupts_lock:
+            event = self._interrupts.get(run_id)
+            if event is None:
+                event = self._interrupts[run_id] = threading.Event()
+            return event
+
+    def mark_interrupted(self, run_id: str) -> None:
+        self.cancel_event(run_id).set()
+
+    def clear_interrupt(self, run_id: str) -> None:
+        with self._interrupts_lock:
+            self._interrupts.pop(run_id, None)
+
+    def was_interrupted(self, run_id: str) -> bool:
+        return self.cancel_event(run_id).is_set()
+
+    def kill_run_processes(self, run_id: str) -> None:
+        from agentloop.agents.process import kill_owner
+
+        kill_owner(run_id)
+
+    def interruptible_sleep(self, run_id: str) -> Callable[[float], bool]:
+        """A sleep for retry backoff that ends early (returning False) on pause or cancel."""
+        event = self.cancel_event(run_id)
+
+        def sleep(seconds: float) -> bool:
+            return not event.wait(seconds)
+
+        return sleep
+
+    # -- caps --------------------------------------------------------------------------------
+    def _initial_caps(self) -> Caps:
+        """Flags beat caps persisted by earlier runs; those beat defaults."""
+        stored = self.store.get_setting("caps") or {}
+        flags = self.settings.caps
+        chosen = self.settings.caps_from_flags
+
+        def pick(key: str, default: Any) -> Any:
+            if key in chosen:
+                return getattr(flags, key)
+            return stored.get(key, default)
+
+        caps = Caps(
+            max_concurrency=int(pick("max_concurrency", flags.max_concurrency)),
+            max_runs_per_workspace=pick("max_runs_per_workspace", flags.max_runs_per_workspace),
+            queue_policy=QueuePolicy(pick("queue_policy", flags.queue_policy.value)),
+        )
+        self.store.put_setting("caps", caps.to_json())
+        return caps
+
+    def _register_queue(self, caps: Caps) -> Any:
+        from dbos import DBOS
+
+        return DBOS.register_queue(
+            QUEUE_NAME,
+            global_concurrency=caps.max_concurrency,
+            worker_concurrency=self.settings.worker_concurrency,
+            partition_concurrency=_partition_cap(caps),
+            polling_interval_sec=self.settings.poll_interval_sec,
+        )
+
+    def apply_run_caps(self, explicit: dict[str, Any]) -> Caps:
+        """A run that set caps explicitly sets the daemon's caps from its admission on."""
+        if not explicit:
+            return self.caps
+        with self._caps_lock:
+            current = self.caps
+            caps = Caps(
+                max_concurrency=int(explicit.get("max_concurrency", current.max_concurrency)),
+                max_runs_per_workspace=explicit.get(
+                    "max_runs_per_workspace", current.max_runs_per_workspace
+                ),
+                queue_policy=QueuePolicy(explicit.get("queue_policy", current.queue_policy.value)),
+            )
+            if caps != current:
+                self._queue = self._register_queue(caps)
+                self.store.put_setting("caps", caps.to_json())
+                self.caps = caps
+            return caps
+
+    # -- queue -------------------------------------------------------------------------------
+    def priority_for_new_run(self) -> int:
+        """Lower runs first. FIFO: older is lower; newest_first: newer is lower."""
+        ticks = int((time.time() - _PRIORITY_EPOCH_S) * 10)
+        if self.caps.queue_policy is QueuePolicy.NEWEST_FIRST:
+            return max(1, 2_000_000_000 - ticks)
+        return max(1, ticks)
+
+    def enqueue_in_transaction(self, conn: Connection, run_id: str, workspace: str) -> None:
+        """Enqueue the run's workflow inside the caller's transaction (atomic with its row).
+
+        The one place a run is enqueued: it always carries the workspace partition key, since
+        an enqueue without one on a partitioned queue is accepted and then never runs.
+        """
+        from dbos import DBOSClient, EnqueueOptions
+
+        if not workspace:
+            raise StoreError("enqueue needs the workspace partition key")
+        if self._client is None:
+            self._client = DBOSClient(system_database_url=self.settings.system_database_url)
+        options = EnqueueOptions(
+            workflow_name=WORKFLOW_NAME,
+            queue_name=QUEUE_NAME,
+            workflow_id=run_id,
+            queue_partition_key=workspace,
+            priority=self.priority_for_new_run(),
+            app_version=WORKFLOW_VERSION,
+        )
+        self._client.enqueue_in_transaction(conn, options, run_id)
+
+    @property
+    def uptime_s(self) -> float:
+        return time.time() - self.started_at
+
+
+def _partition_cap(caps: Caps) -> int:
+    """The queue is always partitioned (a key on every enqueue), so switching a per-workspace
+    cap on later never strands runs enqueued without a key. DBOS wants the partition cap no
+    larger than the global one, so "no per-workspace cap" is the global cap itself."""
+    per_workspace = caps.max_runs_per_workspace or caps.max_concurrency
+    return min(per_workspace, caps.max_concurrency)
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the engine runtime is not installed (loopd not started)")
+    return _current
+
+
+class _DropCancelNoise(logging.Filter):
+    """DBOS logs an ERROR traceback on every cancel (ENGINE-NOTES); a cancel is no error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not ("was cancelled" in text or "DBOSWorkflowCancelledError" in text)
+
+
+def _quiet_dbos_logs() -> None:
+    logger = logging.getLogger("dbos")
+    logger.setLevel(logging.WARNING)
+    for existing in logger.filters:
+        if isinstance(existing, _DropCancelNoise):
+            return
+    logger.addFilter(_DropCancelNoise())

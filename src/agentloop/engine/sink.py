@@ -1,0 +1,89 @@
+"""Where an agent's output goes while it runs: the iteration's log files, the live output
+stream (batched into the store, then published), and retry notices as events."""
+
+from __future__ import annotations
+
+import threading
+from typing import IO
+
+from agentloop.core.types import EventType, Phase
+from agentloop.engine.context import RunContext
+from agentloop.engine.files import RunFiles
+from agentloop.engine.recorder import Recorder, StepHandle
+
+
+class EngineSink:
+    """Implements the agents' ``AgentSink`` for one step of one run."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        handle: StepHandle,
+        log_name: str,
+        events_name: str | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.handle = handle
+        self.files = RunFiles(ctx)
+        self.log_name = log_name
+        self.events_name = events_name
+        self._log: IO[str] = self.files.open_append(log_name)
+        self._events: IO[str] | None = self.files.open_append(events_name) if events_name else None
+        self._lock = threading.Lock()
+        self._batcher = ctx.store.output_batcher(ctx.run_id)
+        self.lines = 0
+        self.bytes = 0
+        self._retries = 0
+
+    def output(self, line: str) -> None:
+        with self._lock:
+            self._log.write(line + "\n")
+            self._log.flush()
+            self.lines += 1
+            self.bytes += len(line.encode("utf-8", "replace")) + 1
+        self._batcher.add(
+            line,
+            step_id=self.handle.step_id,
+            phase=self.handle.phase,
+            iteration=self.handle.iteration,
+        )
+
+    def raw_event(self, line: str) -> None:
+        if self._events is not None:
+            with self._lock:
+                self._events.write(line + "\n")
+                self._events.flush()
+
+    def retry(
+        self, attempt: int, max_retries: int | None, reason: str, delay_ms: float | None
+    ) -> None:
+        """The agent CLI retrying internally (claude ``system/api_retry``): show progress."""
+        self._retries += 1
+        shown = f"{attempt}/{max_retries}" if max_retries else str(attempt)
+        self.output(f"[agentloop] agent retrying the API, attempt {shown}: {reason}")
+        Recorder(self.ctx).event(
+            EventType.AGENT_RETRY,
+            f"cli_retry:{self.handle.phase.value}:{self.handle.iteration}:{self._retries}",
+            of_step=self.handle.step_id,
+            attempt=attempt,
+            reason=reason,
+            backoff_ms=int(delay_ms or 0),
+        )
+
+    def started(self, pid: int, pgid: int, start_time: float) -> None:
+        self.ctx.store.update_step(self.handle.step_id, pgid=pgid, proc_start_time=start_time)
+
+    def close(self) -> None:
+        self._batcher.close()
+        with self._lock:
+            self._log.close()
+            if self._events is not None:
+                self._events.close()
+
+
+def log_names(phase: Phase, iteration: int) -> tuple[str, str | None]:
+    if phase is Phase.REVIEW:
+        return f"review-{iteration:02d}.log", None
+    if phase is Phase.VERIFICATION:
+        return f"verify-{iteration:02d}.log", None
+    return f"iter-{iteration:02d}.log", f"iter-{iteration:02d}.events.jsonl"
