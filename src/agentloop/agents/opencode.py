@@ -1,0 +1,119 @@
+"""opencode: ``opencode run --format json [-m model] <prompt>``.
+
+Events (one JSON object per line, each with ``sessionID``): ``step_start``, ``text``
+(``part.text``), ``tool_use`` (``part.tool``, ``part.state``), ``step_finish``
+(``part.tokens`` input/output/reasoning/cache, ``part.cost``, ``part.reason``; a reason
+other than ``tool-calls`` ends the run and that step's text is the answer) and ``error``.
+``tokens_in`` = input + cache read + cache write; ``tokens_out`` = output + reasoning.
+opencode 1.18.33 with no credentials printed nothing and never exited: only the timeout
+stops it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agentloop.agents._cli import Transcript, as_count, as_dict, as_float, resolve_bin, run_cli
+from agentloop.agents.base import AgentRequest, AgentResult, AgentSink
+from agentloop.agents.process import ProcessResult
+from agentloop.agents.usage import parse_reset_time
+
+__all__ = ["OpencodeAgent", "OpencodeTranscript", "opencode_command"]
+
+_LIMIT = re.compile(r"usage limit|quota exceeded|RESOURCE_EXHAUSTED", re.I)
+_PERMANENT = re.compile(
+    r"auth|api key|\b401\b|\b403\b|unauthorized|model .{0,80}(?:not found|does not exist)", re.I
+)
+_TRANSIENT = re.compile(
+    r"\b429\b|rate limit|\b5\d\d\b|overloaded|network|timed out|econnreset", re.I
+)
+
+
+def opencode_command(binary: str, request: AgentRequest) -> list[str]:
+    argv = [binary, "run", "--format", "json"]
+    if request.model:
+        argv += ["-m", request.model]
+    argv.append(request.prompt)
+    return argv
+
+
+class OpencodeAgent:
+    """The ``opencode`` adapter."""
+
+    name = "opencode"
+
+    def __init__(self, binary: str | None = None) -> None:
+        self.binary = binary
+
+    def run(self, request: AgentRequest, sink: AgentSink) -> AgentResult:
+        argv = opencode_command(resolve_bin(request, self.name, self.binary), request)
+        return run_cli(OpencodeTranscript(sink), argv, request, stdin_text=None)
+
+
+class OpencodeTranscript(Transcript):
+    """Reads one ``opencode run --format json`` run; see the module docstring."""
+
+    agent = "opencode"
+
+    def __init__(self, sink: AgentSink) -> None:
+        super().__init__(sink)
+        self._step_text: list[str] = []
+
+    def event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if isinstance(event.get("sessionID"), str):
+            self.session_id = event["sessionID"]
+        part = as_dict(event.get("part"))
+        if kind == "step_start":
+            self._step_text = []
+        elif kind == "text":
+            text = str(part.get("text") or "")
+            self._step_text.append(text)
+            self.output_text(text)
+        elif kind == "tool_use":
+            state = as_dict(part.get("state"))
+            self.sink.output(f"[tool] {part.get('tool', '')} {state.get('status', '')}".rstrip())
+        elif kind == "step_finish":
+            self._step_finish(part)
+        elif kind == "error":
+            self._error(event.get("error"))
+
+    def _step_finish(self, part: dict[str, Any]) -> None:
+        tokens = as_dict(part.get("tokens"))
+        cache = as_dict(tokens.get("cache"))
+        self.tokens_in += (
+            as_count(tokens.get("input"))
+            + as_count(cache.get("read"))
+            + as_count(cache.get("write"))
+        )
+        self.tokens_out += as_count(tokens.get("output")) + as_count(tokens.get("reasoning"))
+        cost = as_float(part.get("cost"))
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+        self.turns = (self.turns or 0) + 1
+        if part.get("reason") != "tool-calls":
+            self.completed = True
+            self.final_text = "\n".join(self._step_text).strip("\n")
+
+    def _error(self, error: object) -> None:
+        name, message = "", str(error or "error")
+        if isinstance(error, dict):
+            name = str(error.get("name") or "")
+            data = as_dict(error.get("data"))
+            message = str(data.get("message") or error.get("message") or name or "error")
+        self.sink.output(f"[error] {name + ': ' if name else ''}{message}")
+        self.is_error = True
+        text = f"{name} {message}"
+        if _LIMIT.search(text):
+            self.note_limit(message, parse_reset_time(message))
+        elif "Auth" in name or _PERMANENT.search(text):
+            self.note_permanent(message)
+        elif _TRANSIENT.search(text):
+            self.transient = message
+        else:
+            self.error = message
+
+    def finish(self, proc: ProcessResult) -> None:
+        if not self.completed:
+            self.final_text = "\n".join(self._step_text).strip("\n")

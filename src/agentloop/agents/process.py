@@ -1,0 +1,265 @@
+"""The one supervised-subprocess helper: every agent CLI and verify command starts here.
+
+A child runs in its own session and process group, with a parent-death signal
+(``PR_SET_PDEATHSIG`` = SIGKILL) so it dies with the thread that spawned it. That thread is
+also the one that supervises it: :func:`run_process` blocks, streams output line by line to
+callbacks as it arrives, enforces the timeout and watches for cancellation.
+
+Exit codes: the child's own status; killed by signal N -> ``128 + N`` (shell convention);
+timed out -> ``124`` whatever the signal. ``cancelled`` and ``timed_out`` say why it ended.
+
+Stopping a group: SIGTERM to the whole group, SIGKILL after ``grace_sec`` (default 5 s).
+When the leader has exited, anything still in its group is a straggler: it gets the same
+treatment, so a run leaves no orphans (a process that left the group with ``setsid``
+escapes; only a cgroup could hold it).
+
+Cancellation: every live group is registered under an owner key (the run id).
+:func:`kill_owner` stops all groups of an owner without blocking the caller; in-process
+agents join in through :func:`watch_owner`. After a daemon restart, :func:`kill_stale_group`
+stops a group recorded in a previous life, if ``/proc`` shows it is still the same one.
+Linux only (``/proc``, ``prctl``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from agentloop.agents import _groups, _proc
+from agentloop.agents._groups import LiveGroup, ProcessHandle
+from agentloop.agents._supervision import (
+    TIMEOUT_EXIT_CODE,
+    LineCallback,
+    ProcessResult,
+    Supervision,
+)
+from agentloop.core.errors import ProcessError
+
+__all__ = [
+    "DEFAULT_GRACE_SEC",
+    "TIMEOUT_EXIT_CODE",
+    "LineCallback",
+    "ProcessHandle",
+    "ProcessResult",
+    "kill_all",
+    "kill_owner",
+    "kill_stale_group",
+    "live_groups",
+    "process_start_time",
+    "run_command",
+    "run_process",
+    "watch_owner",
+]
+
+DEFAULT_GRACE_SEC = 5.0
+_PR_SET_PDEATHSIG = 1
+process_start_time = _proc.start_time
+
+
+# ---------------------------------------------------------------------------------------------
+# cancellation
+
+
+@contextlib.contextmanager
+def watch_owner(owner: str | None) -> Iterator[threading.Event]:
+    """An Event that :func:`kill_owner` (or :func:`kill_all`) sets while the block runs:
+    how in-process work (the scripted agent, a retry backoff) honours cancellation."""
+    with _groups.watch(owner) as event:
+        yield event
+
+
+def kill_owner(owner: str | None, *, grace_sec: float | None = None) -> int:
+    """Stop every live process group of ``owner``: SIGTERM now, SIGKILL after the grace
+    period, from a background thread (the caller is not blocked). Also sets the events of
+    :func:`watch_owner` blocks. Returns how many groups were signalled."""
+    groups, events = _groups.of_owner(owner)
+    for event in events:
+        event.set()
+    for group in groups:
+        group.cancel(group.grace_sec if grace_sec is None else grace_sec)
+    return len(groups)
+
+
+def kill_all(*, grace_sec: float | None = None) -> int:
+    """Stop every live group of every owner (daemon shutdown). Returns the group count."""
+    return sum(kill_owner(owner, grace_sec=grace_sec) for owner in _groups.owners())
+
+
+def live_groups(owner: str | None = None) -> list[ProcessHandle]:
+    """Handles of the groups running now (of one owner, or of all when ``owner`` is None)."""
+    return _groups.handles(owner)
+
+
+def kill_stale_group(pgid: int, start_time: float, *, grace_sec: float = DEFAULT_GRACE_SEC) -> bool:
+    """Stop a group left over from a previous daemon life, and wait until it is gone.
+
+    ``start_time`` is the leader's :attr:`ProcessHandle.start_time` as recorded then. A live
+    process with pid ``pgid`` but another start time means the number was reused: nothing is
+    signalled. With the leader gone (killed by its parent-death signal) the members still
+    in the group are stopped. Returns True when something was signalled."""
+    members = _proc.verified_members(pgid, start_time)
+    if not members:
+        return False
+    _proc.stop_members(pgid, start_time, grace_sec)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# spawning
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_prctl = _load_prctl()  # resolved once, so the child only calls it between fork and exec
+
+
+def _child_setup(parent_pid: int) -> Callable[[], None]:
+    def setup() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os._exit(128 + signal.SIGKILL)
+
+    return setup
+
+
+def _spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    stdin_piped: bool,
+    merge_stderr: bool,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session with the parent-death signal armed. The calling
+    thread is the parent as far as the signal goes: it must be the thread that waits."""
+    if not argv:
+        raise ProcessError("cannot start an empty command", argv=[])
+    try:
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if stdin_piped else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_child_setup(os.getpid()),
+            close_fds=True,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ProcessError(
+            f"cannot start {argv[0]!r}: {reason}", argv=list(argv), cwd=str(cwd or "")
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# supervision
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin_text: str | None = None,
+    timeout_sec: float = 0,
+    on_line: LineCallback | None = None,
+    on_stderr_line: LineCallback | None = None,
+    merge_stderr: bool = True,
+    owner: str | None = None,
+    cancel: threading.Event | None = None,
+    on_start: Callable[[ProcessHandle], None] | None = None,
+    grace_sec: float = DEFAULT_GRACE_SEC,
+    tail_lines: int = 200,
+    max_line_bytes: int = 8 * 1024 * 1024,
+) -> ProcessResult:
+    """Run ``argv`` to its end under supervision and return how it ended.
+
+    ``env`` is the child's whole environment (None: this process's). ``stdin_text`` is
+    written to the child's stdin, then closed (None: stdin is /dev/null). Lines (without
+    their newline; invalid UTF-8 replaced; longer than ``max_line_bytes`` split) go to
+    ``on_line`` (stdout, or both streams when ``merge_stderr``) and ``on_stderr_line`` as
+    they arrive. ``timeout_sec`` 0 means none. ``cancel`` set, or :func:`kill_owner` for
+    ``owner``, stops the group. ``on_start`` gets the handle before any output is read.
+    Raises :class:`ProcessError` when the command cannot be started."""
+    with watch_owner(owner) as owner_cancelled:
+        if (cancel is not None and cancel.is_set()) or owner_cancelled.is_set():
+            return ProcessResult(128 + signal.SIGTERM, False, True, 0, None, 0, 0, ())
+        proc = _spawn(
+            argv, cwd=cwd, env=env, stdin_piped=stdin_text is not None, merge_stderr=merge_stderr
+        )
+        start_time = _proc.start_time(proc.pid) or time.time()
+        handle = ProcessHandle(proc.pid, proc.pid, start_time, owner, tuple(map(str, argv)))
+        group = LiveGroup(handle, grace_sec)
+        _groups.register(group)
+        supervision = Supervision(
+            proc,
+            group,
+            stdin_text=stdin_text,
+            timeout_sec=timeout_sec,
+            cancels=(cancel, owner_cancelled),
+            on_line=on_line,
+            on_stderr_line=on_stderr_line,
+            tail_lines=tail_lines,
+            max_line_bytes=max_line_bytes,
+        )
+        try:
+            if on_start is not None:
+                on_start(handle)
+            supervision.loop()
+        except BaseException:
+            group.signal(signal.SIGKILL)
+            raise
+        finally:
+            exit_code = supervision.finish()
+            _groups.unregister(group)
+        return supervision.result(exit_code)
+
+
+def run_command(
+    command: str | Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    on_line: LineCallback | None = None,
+    owner: str | None = None,
+    cancel: threading.Event | None = None,
+    stdin: str | None = None,
+    grace_sec: float = DEFAULT_GRACE_SEC,
+    tail_lines: int = 200,
+) -> ProcessResult:
+    """Run a command with stdout and stderr merged: a string goes through ``/bin/sh -c``
+    (how ``verify_cmds`` are run), a sequence is executed as is. ``timeout`` None or 0
+    means none; ``stdin`` is text for the child's stdin (None: /dev/null)."""
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    return run_process(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin_text=stdin,
+        timeout_sec=timeout or 0,
+        on_line=on_line,
+        merge_stderr=True,
+        owner=owner,
+        cancel=cancel,
+        grace_sec=grace_sec,
+        tail_lines=tail_lines,
+    )

@@ -1,0 +1,250 @@
+"""Stopping process groups: timeout, kill_owner, cancel events, stragglers, the
+parent-death signal and stale groups from a previous daemon life. No orphan may survive."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from agentloop.agents import process
+from agentloop.agents.process import (
+    ProcessResult,
+    kill_all,
+    kill_owner,
+    kill_stale_group,
+    live_groups,
+    run_process,
+    watch_owner,
+)
+
+from .support import alive, wait_dead
+
+# A leader that starts a background grandchild (printing its pid) and then waits.
+FAMILY = "sleep 1000 & echo $!; sleep 1000"
+# The same family, deaf to SIGTERM (ignored signals stay ignored across fork and exec).
+DEAF_FAMILY = "trap '' TERM; sleep 1000 & echo $!; while :; do sleep 0.05; done"
+
+
+class Background:
+    """run_process in a thread, with the grandchild pid read from the first line."""
+
+    def __init__(self, script: str, **kwargs: object) -> None:
+        self.lines: list[str] = []
+        self.first = threading.Event()
+        self.result: ProcessResult | None = None
+        self.leader = 0
+
+        def on_line(line: str) -> None:
+            self.lines.append(line)
+            self.first.set()
+
+        def on_start(handle: process.ProcessHandle) -> None:
+            self.leader = handle.pid
+
+        def target() -> None:
+            self.result = run_process(
+                ["sh", "-c", script], on_line=on_line, on_start=on_start, **kwargs
+            )
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+        assert self.first.wait(5), "child never printed"
+
+    @property
+    def grandchild(self) -> int:
+        return int(self.lines[0])
+
+    def join(self, timeout: float = 5.0) -> ProcessResult:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "run_process did not return"
+        assert self.result is not None
+        return self.result
+
+
+def test_timeout_kills_the_whole_group_grandchildren_included() -> None:
+    lines: list[str] = []
+    result = run_process(["sh", "-c", FAMILY], on_line=lines.append, timeout_sec=0.5)
+    assert result.exit_code == 124 and result.timed_out
+    assert wait_dead([int(lines[0]), result.pid or 0])
+
+
+def test_timeout_escalates_to_sigkill_after_the_grace_period() -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    result = run_process(
+        ["sh", "-c", DEAF_FAMILY], on_line=lines.append, timeout_sec=0.3, grace_sec=0.4
+    )
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 124
+    assert 0.6 <= elapsed < 3
+    assert wait_dead([int(lines[0])])
+
+
+def test_kill_owner_stops_every_group_of_the_run_promptly() -> None:
+    first = Background(FAMILY, owner="run-k")
+    second = Background(FAMILY, owner="run-k")
+    other = Background(FAMILY, owner="run-other")
+    assert len(live_groups("run-k")) == 2
+    start = time.monotonic()
+    assert kill_owner("run-k") == 2
+    assert time.monotonic() - start < 0.5  # the caller is not blocked
+    for bg in (first, second):
+        result = bg.join()
+        assert result.cancelled and not result.timed_out
+        assert result.exit_code == 128 + signal.SIGTERM
+    assert wait_dead([first.grandchild, second.grandchild])
+    assert time.monotonic() - start < 5
+    assert alive(other.grandchild)  # another run is left alone
+    assert live_groups("run-k") == []
+    kill_owner("run-other")
+    other.join()
+    assert wait_dead([other.grandchild])
+
+
+def test_kill_owner_escalates_for_a_group_deaf_to_sigterm() -> None:
+    bg = Background(DEAF_FAMILY, owner="run-deaf", grace_sec=0.3)
+    start = time.monotonic()
+    assert kill_owner("run-deaf") == 1
+    assert time.monotonic() - start < 0.5
+    result = bg.join()
+    assert result.cancelled
+    assert wait_dead([bg.grandchild, bg.leader])
+    assert time.monotonic() - start < 5
+
+
+def test_kill_owner_without_live_groups_is_harmless() -> None:
+    assert kill_owner("nobody") == 0
+
+
+def test_kill_all_stops_groups_of_every_owner() -> None:
+    a = Background(FAMILY, owner="run-1")
+    b = Background(FAMILY, owner=None)
+    assert kill_all(grace_sec=0.5) == 2
+    assert a.join().cancelled and b.join().cancelled
+    assert wait_dead([a.grandchild, b.grandchild])
+
+
+def test_cancel_event_stops_the_group() -> None:
+    cancel = threading.Event()
+    bg = Background(FAMILY, cancel=cancel)
+    cancel.set()
+    result = bg.join()
+    assert result.cancelled
+    assert wait_dead([bg.grandchild])
+
+
+def test_already_cancelled_never_starts() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    result = run_process(["sh", "-c", "echo should-not-run"], cancel=cancel)
+    assert result.cancelled and result.pid is None and result.stdout_lines == 0
+
+
+def test_watch_owner_events_are_set_by_kill_owner() -> None:
+    with watch_owner("run-w") as killed:
+        assert not killed.is_set()
+        kill_owner("run-w")
+        assert killed.is_set()
+
+
+def test_stragglers_that_closed_their_output_are_stopped_after_a_normal_exit() -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    result = run_process(["sh", "-c", "sleep 1000 >/dev/null 2>&1 & echo $!"], on_line=lines.append)
+    assert result.exit_code == 0 and not result.cancelled
+    assert time.monotonic() - start < 1
+    assert wait_dead([int(lines[0])])
+
+
+def test_straggler_holding_the_pipe_does_not_hang_us() -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    result = run_process(["sh", "-c", "sleep 1000 & echo $!; exit 5"], on_line=lines.append)
+    assert result.exit_code == 5
+    assert time.monotonic() - start < 2
+    assert wait_dead([int(lines[0])])
+
+
+def test_parent_death_signal_fires_when_the_spawning_thread_exits() -> None:
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def spawn() -> None:
+        spawned.append(
+            process._spawn(
+                ["sleep", "1000"], cwd=None, env=None, stdin_piped=False, merge_stderr=True
+            )
+        )
+
+    thread = threading.Thread(target=spawn)
+    thread.start()
+    thread.join()
+    (child,) = spawned
+    try:
+        assert child.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for pipe in (child.stdout, child.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+_DAEMON = """
+import json, sys
+from agentloop.agents.process import run_process
+
+def started(h):
+    print(json.dumps({"pid": h.pid, "pgid": h.pgid, "start": h.start_time}), flush=True)
+
+run_process(["sh", "-c", sys.argv[1]], on_start=started,
+            on_line=lambda line: print(json.dumps({"line": line}), flush=True))
+"""
+
+
+def test_kill9_of_the_daemon_then_kill_stale_group_on_restart() -> None:
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", _DAEMON, FAMILY], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert daemon.stdout is not None
+        handle = json.loads(daemon.stdout.readline())
+        grandchild = int(json.loads(daemon.stdout.readline())["line"])
+        daemon.kill()  # kill -9: no cleanup code of ours runs
+        daemon.wait()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        if daemon.stdout is not None:
+            daemon.stdout.close()
+    # The leader dies by its parent-death signal; its grandchild (no such signal) lives on.
+    assert wait_dead([handle["pid"]])
+    assert alive(grandchild)
+    # On restart: the recorded group still has a member, so it is stopped and awaited.
+    assert kill_stale_group(handle["pgid"], handle["start"], grace_sec=0.5)
+    assert wait_dead([grandchild], timeout=1)
+    assert not kill_stale_group(handle["pgid"], handle["start"])  # nothing left
+
+
+def test_kill_stale_group_refuses_a_reused_pid() -> None:
+    with subprocess.Popen(["sleep", "30"], start_new_session=True) as stranger:
+        try:
+            actual = process.process_start_time(stranger.pid)
+            assert actual is not None
+            assert not kill_stale_group(stranger.pid, actual - 3600)  # recorded an hour ago
+            assert alive(stranger.pid)
+            assert kill_stale_group(stranger.pid, actual, grace_sec=0.5)
+            assert stranger.wait(timeout=5) == -signal.SIGTERM
+        finally:
+            if stranger.poll() is None:
+                stranger.kill()
+
+
+def test_kill_stale_group_of_a_group_that_is_gone() -> None:
+    result = run_process(["true"])
+    assert result.pid is not None
+    assert not kill_stale_group(result.pid, time.time())
