@@ -188,9 +188,14 @@ def _continue_workflow(runtime: Runtime, ctx: RunContext) -> None:
 
 
 def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
-    """Run the workflow again from ``start_step`` (the failed step), on the capped queue."""
+    """Run the workflow again from ``start_step`` (the failed step), on the capped queue.
+
+    A run's terminal status is written before its workflow's last step (the worktree
+    cleanup) ends: let that finish first, so it cannot remove what the rewind restores.
+    """
     from dbos import DBOS
 
+    _await_workflow_end(ctx.run_id)
     if _workflow_status(ctx.run_id) in {"PENDING", "ENQUEUED"}:
         DBOS.cancel_workflow(ctx.run_id)
     DBOS.rewind_workflow(
@@ -199,6 +204,14 @@ def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
         queue_name=QUEUE_NAME,
         queue_partition_key=ctx.run.workspace_root,
     )
+
+
+def _await_workflow_end(run_id: str, timeout_sec: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_sec
+    while _workflow_status(run_id) in {"PENDING", "ENQUEUED"} and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _first_unfinished_step(run_id: str) -> int:

@@ -47,7 +47,7 @@ class DaemonSettings:
     caps: Caps = field(default_factory=Caps)
     caps_from_flags: frozenset[str] = frozenset()
     log_format: str = "text"
-    executor_id: str = field(default_factory=lambda: default_executor_id())
+    executor_id: str = ""
     poll_interval_sec: float = 0.05
 
     @property
@@ -87,8 +87,18 @@ def default_data_dir() -> Path:
     return Path(user_data_dir("loopd", appauthor=False))
 
 
-def default_executor_id() -> str:
-    return os.environ.get("DBOS__VMID") or f"{socket.gethostname()}-{os.getpid()}"
+def default_executor_id(database_url: str | None, port: int) -> str:
+    """Stable across restarts, or DBOS would not recover this daemon's own runs.
+
+    SQLite has one loopd per file (a lock enforces it), so one fixed id. On PostgreSQL each
+    loopd needs its own: host and port, unless ``DBOS__VMID`` names it.
+    """
+    configured = os.environ.get("DBOS__VMID")
+    if configured:
+        return configured
+    if database_url and database_url.startswith(("postgres://", "postgresql")):
+        return f"{socket.gethostname()}:{port}"
+    return "local"
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -163,11 +173,13 @@ def resolve_settings(
     fmt = log_format or env.get("LOOPD_LOG_FORMAT") or "text"
     if fmt not in {"text", "json"}:
         raise InvalidInput(f"--log-format {fmt!r}: expected text or json")
+    db_url = database_url or env.get("LOOPD_DATABASE_URL") or None
     return DaemonSettings(
         host=host,
         port=port,
         data_dir=data,
-        database_url=database_url or env.get("LOOPD_DATABASE_URL") or None,
+        database_url=db_url,
+        executor_id=default_executor_id(db_url, port),
         auth_token=env.get("LOOPD_AUTH_TOKEN") or None,
         worker_concurrency=wc,
         caps=Caps(mc or 3, mrw, qp),

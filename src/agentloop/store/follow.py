@@ -43,8 +43,12 @@ async def follow_events(
     async def read(after: int) -> list[Event]:
         return await asyncio.to_thread(store.events_after, run_id, after, PAGE_SIZE)
 
-    def is_last(event: Event) -> bool:
-        return stop_at_terminal and event.event_type.is_terminal
+    async def is_last(event: Event) -> bool:
+        # A retried run has an earlier terminal event in its history: only a terminal event
+        # that is still the run's newest one ends the stream.
+        if not (stop_at_terminal and event.event_type.is_terminal):
+            return False
+        return bool(await asyncio.to_thread(store.last_seq, run_id) <= event.seq)
 
     async def finished() -> bool:
         return stop_at_terminal and await _run_is_terminal(store, run_id)
@@ -68,7 +72,7 @@ async def follow_output(
     async def read(after: int) -> list[OutputLine]:
         return await asyncio.to_thread(store.output_after, run_id, after, PAGE_SIZE)
 
-    def is_last(_line: OutputLine) -> bool:
+    async def is_last(_line: OutputLine) -> bool:
         return False
 
     async def finished() -> bool:
@@ -86,7 +90,7 @@ async def _run_is_terminal(store: Store, run_id: str) -> bool:
 async def _follow(
     subscription: Subscription[T] | None,
     read: Callable[[int], Awaitable[list[T]]],
-    is_last: Callable[[T], bool],
+    is_last: Callable[[T], Awaitable[bool]],
     finished: Callable[[], Awaitable[bool]],
     after_seq: int,
     idle_seconds: float,
@@ -108,7 +112,7 @@ async def _follow(
                 for item in page:
                     last = item.seq
                     yield item
-                    if is_last(item):
+                    if await is_last(item):
                         return
                 if len(page) >= PAGE_SIZE:
                     continue
@@ -127,7 +131,7 @@ async def _follow(
                     break
                 last = item.seq
                 yield item
-                if is_last(item):
+                if await is_last(item):
                     return
     finally:
         if subscription is not None:

@@ -29,6 +29,7 @@ def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
     ):
         return {"stop": True, "status": status.value}
     try:
+        restore_worktree(ctx)
         outcome = phase(ctx, *args)
     except AgentloopError as exc:
         _log.warning("run %s: %s failed: %s", run_id, phase.__name__, exc)
@@ -41,6 +42,26 @@ def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
     if runtime.shutting_down:
         _block_until_exit()
     return outcome
+
+
+def restore_worktree(ctx: RunContext) -> None:
+    """Re-create a run's worktree from its branch when it is gone (cleaned up after a
+    failure that is now retried, or deleted by hand); the branch holds all the work."""
+    info = ctx.run.worktree
+    path = ctx.worktree
+    if path is None or path.exists() or not info.run_branch:
+        return
+    from agentloop.vcs.provider import select_provider
+
+    config = ctx.config
+    provider = select_provider(
+        info.provider or config.worktree_provider.value,
+        config.worktrunk_bin,
+        config.worktrunk_config_path,
+        config.worktrunk_copy_ignored,
+    )
+    provider.create(ctx.workspace, path, info.run_branch, info.base_branch or "main")
+    _log.info("run %s: restored worktree %s", ctx.run_id, path)
 
 
 def _remember_failed_step(ctx: RunContext) -> None:

@@ -1,0 +1,124 @@
+"""A real loopd carrying runs through the whole pipeline (SPEC 2), with real git."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from integration.loopd import Loopd, git
+
+REPORT_HEADER = (
+    "timestamp_ms\tkind\titeration\tduration_ms\texit_code\toutput_bytes\toutput_lines\t"
+    "output_path\tmessage\ttasks_done\ttasks_total"
+)
+
+
+def assert_gap_free(events: list[dict]) -> None:
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+
+
+def test_multi_task_run_reviews_verifies_and_squash_merges(daemon: Loopd, workspace: Path):
+    user_head = git(workspace, "rev-parse", "HEAD")
+    run = daemon.create_run(
+        workspace, verify_cmds="test -d tasks", merge_target_branch="agent/demo"
+    )
+    done = daemon.wait_status(run["id"], "COMPLETED")
+    assert done["tasks_done"] == done["tasks_total"] == 3
+    assert done["reason"] is None
+    assert done["merge_commit"]
+
+    events = daemon.events(run["id"])
+    assert_gap_free(events)
+    types = [e["event_type"] for e in events]
+    assert types[0] == "RUN_CREATED" and types[-1] == "RUN_COMPLETED"
+    assert "MERGE_COMPLETED" in types
+    phases = {(s["phase"], s["iteration"]) for s in daemon.steps(run["id"])}
+    for iteration in (1, 2, 3):
+        for phase in ("implementation", "review", "verification", "watchdog"):
+            assert (phase, iteration) in phases
+
+    # squashed: one commit on the target, holding every task file, the plan fully reviewed
+    log = git(workspace, "log", "--format=%s", "main..agent/demo").splitlines()
+    assert len(log) == 1 and log[0].startswith("agentloop:")
+    files = git(workspace, "ls-tree", "-r", "--name-only", "agent/demo").splitlines()
+    assert {"tasks/task-1.txt", "tasks/task-2.txt", "tasks/task-3.txt"} <= set(files)
+    plan = git(workspace, "show", "agent/demo:specs/planning/demo-plan.md")
+    assert plan.count("- [R]") == 3 and "- [ ]" not in plan
+    # the user's checkout is untouched: same branch, same HEAD, clean tree
+    assert git(workspace, "rev-parse", "HEAD") == user_head
+    assert git(workspace, "branch", "--show-current") == "main"
+    assert git(workspace, "status", "--porcelain", "--untracked-files=no") == ""
+
+    run_dir = workspace / "logs" / "loop" / f"run-{run['id']}"
+    for name in ("prompt.txt", "iter-01.log", "iter-01.tail.txt", "review-01.log",
+                 "verify-01.log", "runner-notes.txt", "report.tsv", "summary.json"):
+        assert (run_dir / name).exists(), name
+    assert (run_dir / "report.tsv").read_text().splitlines()[0] == REPORT_HEADER
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["run_id"] == run["id"]
+    assert summary["iterations_run"] == 3
+    artifacts = daemon.request("GET", f"/runs/{run['id']}/artifacts").json()["artifacts"]
+    keys = [(a["location"], a["path"]) for a in artifacts]
+    assert len(keys) == len(set(keys))
+    assert {"workspace", "global"} <= {a["location"] for a in artifacts}
+    assert all(len(a["checksum"]) == 64 for a in artifacts)
+
+
+def test_early_completion_claim_is_not_believed(daemon: Loopd, workspace: Path):
+    run = daemon.create_run(workspace, model="early_complete=1", reviewer=False)
+    done = daemon.wait_status(run["id"], "COMPLETED")
+    assert done["tasks_done"] == 3
+    events = daemon.events(run["id"])
+    signals = [e["payload"]["signal"] for e in events if e["event_type"] == "WATCHDOG_SIGNAL"]
+    assert "false_complete" in signals
+    rewrites = [e for e in events if e["event_type"] == "WATCHDOG_REWRITE"]
+    assert rewrites and Path(rewrites[0]["payload"]["prompt_after"]).exists()
+    completed_at = next(e["seq"] for e in events if e["event_type"] == "RUN_COMPLETED")
+    first_claim = min(e["seq"] for e in events if e["event_type"] == "WATCHDOG_SIGNAL")
+    assert first_claim < completed_at
+    plan = (Path(done["worktree"]["worktree_path"] or workspace) / "specs/planning/demo-plan.md")
+    if plan.exists():
+        assert "- [ ]" not in plan.read_text()
+
+
+def test_failing_verification_feeds_runner_notes_to_the_next_iteration(
+    daemon: Loopd, workspace: Path, tmp_path: Path
+):
+    seen = tmp_path / "seen-notes.txt"
+    agent_cmd = (
+        f'cat "$LOOP_RUN_DIR/runner-notes.txt" >> {seen}; echo "---" >> {seen}; '
+        'echo "Completed nothing. 3 tasks remain."'
+    )
+    run = daemon.create_run(
+        workspace,
+        agent="command",
+        agent_cmd=agent_cmd,
+        reviewer=False,
+        verify_cmds="echo checking the build; exit 7",
+        max_consecutive_verification_failures=2,
+    )
+    done = daemon.wait_status(run["id"], "FAILED")
+    assert done["reason"] == "consecutive_verification_failures"
+    notes = seen.read_text().split("---\n")
+    assert notes[0].strip() == ""  # first iteration: nothing failed yet
+    assert "exit 7" in notes[1] and "exited with code 7" in notes[1]
+    assert "checking the build" in notes[1]
+    failed = [e for e in daemon.events(run["id"]) if e["event_type"] == "VERIFICATION_FAILED"]
+    assert [e["payload"]["exit_code"] for e in failed] == [7, 7]
+
+
+def test_iteration_limit_fails_the_run(daemon: Loopd, workspace: Path):
+    run = daemon.create_run(workspace, iterations=2, reviewer=False)
+    done = daemon.wait_status(run["id"], "FAILED")
+    assert done["reason"] == "iteration_limit"
+    assert done["tasks_done"] == 2
+    last = daemon.events(run["id"])[-1]
+    assert last["event_type"] == "RUN_FAILED" and last["payload"]["reason"] == "iteration_limit"
+
+
+def test_dirty_primary_checkout_is_refused_with_a_reason(daemon: Loopd, workspace: Path):
+    (workspace / "specs" / "demo.md").write_text("# changed but not committed\n")
+    run = daemon.create_run(workspace)
+    done = daemon.wait_status(run["id"], "FAILED")
+    assert "specs/demo.md" in done["reason"]
