@@ -133,9 +133,7 @@ class Loopd:
         assert response.status_code == 200, response.text
         return dict(response.json()["run"])
 
-    def wait_status(
-        self, run_id: str, *statuses: str, timeout: float = 60.0
-    ) -> dict[str, Any]:
+    def wait_status(self, run_id: str, *statuses: str, timeout: float = 60.0) -> dict[str, Any]:
         wanted = set(statuses) or set(TERMINAL)
         deadline = time.monotonic() + timeout
         run: dict[str, Any] = {}
@@ -144,7 +142,9 @@ class Loopd:
             if run["status"] in wanted:
                 return run
             if run["status"] in TERMINAL:
-                raise AssertionError(f"run ended {run['status']} ({run['reason']}), wanted {wanted}")
+                raise AssertionError(
+                    f"run ended {run['status']} ({run['reason']}), wanted {wanted}"
+                )
             time.sleep(0.1)
         raise AssertionError(f"run still {run.get('status')} after {timeout}s:\n{self.log()}")
 
@@ -200,6 +200,12 @@ def make_workspace(root: Path, tasks: int = 3, name: str = "repo") -> Path:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "init")
     return repo
+
+
+def terminal_event(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest RUN_COMPLETED / RUN_FAILED / RUN_CANCELED (cleanup events may follow it)."""
+    ends = {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELED"}
+    return [e for e in events if e["event_type"] in ends][-1]
 
 
 def processes_with_env(key: str, value: str) -> list[int]:

@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from integration.loopd import Loopd, make_workspace  # noqa: E402
-from standins import standin_env  # noqa: E402
+from integration.loopd import Loopd, make_workspace
+from standins import standin_env
 
 
 @pytest.fixture

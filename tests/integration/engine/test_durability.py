@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from integration.loopd import Loopd, git, make_workspace, processes_with_env
+from integration.loopd import Loopd, git, make_workspace, processes_with_env, terminal_event
 
 
 def assert_history_consistent(daemon: Loopd, run_id: str) -> list[dict]:
@@ -30,12 +30,11 @@ def assert_history_consistent(daemon: Loopd, run_id: str) -> list[dict]:
     return events
 
 
-def test_kill9_mid_run_then_restart_completes_with_gap_free_events(
-    daemon: Loopd, tmp_path: Path
-):
+def test_kill9_mid_run_then_restart_completes_with_gap_free_events(daemon: Loopd, tmp_path: Path):
     workspace = make_workspace(tmp_path, tasks=4, name="crashy")
-    run = daemon.create_run(workspace, model="delay=0.6", verify_cmds="true",
-                            merge_target_branch="agent/crash")
+    run = daemon.create_run(
+        workspace, model="delay=0.6", verify_cmds="true", merge_target_branch="agent/crash"
+    )
     daemon.wait_for(lambda: daemon.run(run["id"])["iteration"] >= 2, what="iteration 2")
     daemon.kill9()
     daemon.start()
@@ -65,7 +64,7 @@ def test_cancel_of_a_hung_agent_leaves_no_process_behind(daemon: Loopd, workspac
     done = daemon.wait_status(run["id"], "CANCELED")
     assert done["reason"] == "canceled"
     events = daemon.events(run["id"])
-    assert events[-1]["event_type"] == "RUN_CANCELED"
+    assert terminal_event(events)["event_type"] == "RUN_CANCELED"
     step = next(s for s in daemon.steps(run["id"]) if s["phase"] == "implementation")
     assert step["status"] == "CANCELED"
     # cancel is idempotent; other transitions of a canceled run are refused with its status
@@ -74,9 +73,7 @@ def test_cancel_of_a_hung_agent_leaves_no_process_behind(daemon: Loopd, workspac
     assert refused.status_code == 409 and refused.json()["status"] == "CANCELED"
 
 
-def test_pause_stops_the_agent_and_resume_continues_to_completion(
-    daemon: Loopd, workspace: Path
-):
+def test_pause_stops_the_agent_and_resume_continues_to_completion(daemon: Loopd, workspace: Path):
     run = daemon.create_run(workspace, model="delay=0.5", reviewer=False)
     daemon.wait_for(lambda: daemon.run(run["id"])["iteration"] >= 1, what="iteration 1")
     assert daemon.request("POST", f"/runs/{run['id']}/pause").status_code == 204
@@ -101,9 +98,7 @@ def assert_history_consistent_loose(daemon: Loopd, run_id: str) -> list[dict]:
     return events
 
 
-def test_retry_runs_a_failed_run_again_from_its_failed_step(
-    daemon: Loopd, workspace: Path
-):
+def test_retry_runs_a_failed_run_again_from_its_failed_step(daemon: Loopd, workspace: Path):
     run = daemon.create_run(workspace, iterations=2, reviewer=False)
     failed = daemon.wait_status(run["id"], "FAILED")
     assert failed["reason"] == "iteration_limit" and failed["tasks_done"] == 2
@@ -112,7 +107,7 @@ def test_retry_runs_a_failed_run_again_from_its_failed_step(
     assert done["tasks_done"] == 3 and done["iteration"] == 3
     events = assert_history_consistent_loose(daemon, run["id"])
     assert [e["event_type"] for e in events].count("RUN_FAILED") == 1
-    assert events[-1]["event_type"] == "RUN_COMPLETED"
+    assert terminal_event(events)["event_type"] == "RUN_COMPLETED"
 
 
 def test_reset_starts_over_on_a_fresh_branch(daemon: Loopd, workspace: Path):
