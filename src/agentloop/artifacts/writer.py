@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -101,7 +101,13 @@ class ArtifactWriter:
                     raise PermissionError(13, "Permission denied", str(root))
 
     def write_bytes(
-        self, name: str, data: bytes, *, atomic: bool = False, kind: str | None = None
+        self,
+        name: str,
+        data: bytes,
+        *,
+        atomic: bool = False,
+        kind: str | None = None,
+        index: bool = True,
     ) -> list[Artifact]:
         """Write ``name`` in every location (tmp + rename when ``atomic``) and index it."""
         for _, path in self.run_dir.paths(name):
@@ -111,12 +117,19 @@ class ArtifactWriter:
                 with os_errors(path, "write"):
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(data)
-        return self.index(name, kind=kind)
+        return self.index(name, kind=kind) if index else []
 
     def write_text(
-        self, name: str, text: str, *, atomic: bool = False, kind: str | None = None
+        self,
+        name: str,
+        text: str,
+        *,
+        atomic: bool = False,
+        kind: str | None = None,
+        index: bool = True,
     ) -> list[Artifact]:
-        return self.write_bytes(name, text.encode("utf-8", "replace"), atomic=atomic, kind=kind)
+        data = text.encode("utf-8", "replace")
+        return self.write_bytes(name, data, atomic=atomic, kind=kind, index=index)
 
     def write_json(self, name: str, value: Any, *, kind: str | None = None) -> list[Artifact]:
         """Write ``value`` as indented JSON, atomically (summary.json)."""
@@ -169,25 +182,26 @@ class ArtifactWriter:
 
     def index(self, name: str, *, kind: str | None = None) -> list[Artifact]:
         """Record every existing copy of ``name`` (sha256, size) in the store."""
+        return self.index_many([(name, kind)])
+
+    def index_many(self, names: Sequence[tuple[str, str | None]]) -> list[Artifact]:
+        """Index every existing copy of each ``(name, kind)`` in one transaction."""
         if self._store is None:
             return []
         copies = [
-            (location, path, *sha256_of(path))
+            (kind or kind_of(name), location, path, *sha256_of(path))
+            for name, kind in names
             for location, path in self.run_dir.paths(name)
             if path.exists()
         ]
+        if not copies:
+            return []
         with self._store.transaction("index artifacts") as conn:
             return [
                 self._store.index_artifact(
-                    self.run_dir.run_id,
-                    kind or kind_of(name),
-                    location,
-                    str(path),
-                    checksum,
-                    size,
-                    conn=conn,
+                    self.run_dir.run_id, kind, location, str(path), checksum, size, conn=conn
                 )
-                for location, path, checksum, size in copies
+                for kind, location, path, checksum, size in copies
             ]
 
     def finish(self, name: str) -> list[Artifact]:
@@ -195,10 +209,12 @@ class ArtifactWriter:
         self.mirror(name)
         return self.index(name)
 
-    def write_tail(self, log_name: str, tail_name: str, lines: int = TAIL_LINES) -> list[Artifact]:
+    def write_tail(
+        self, log_name: str, tail_name: str, lines: int = TAIL_LINES, *, index: bool = True
+    ) -> list[Artifact]:
         """Write the last ``lines`` lines of the primary ``log_name`` to ``tail_name``."""
         tail = tail_lines(self.run_dir.safe_path(log_name), lines)
-        return self.write_text(tail_name, "".join(f"{line}\n" for line in tail))
+        return self.write_text(tail_name, "".join(f"{line}\n" for line in tail), index=index)
 
     def location_path(self, name: str, location: ArtifactLocation) -> Path:
         return self.run_dir.safe_path(name, location)

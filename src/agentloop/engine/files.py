@@ -7,7 +7,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO
 
-from agentloop.artifacts.layout import RunDir
+from agentloop.artifacts.layout import RunDir, kind_of
+from agentloop.artifacts.tee import TeeLog, write_small
 from agentloop.artifacts.writer import ArtifactWriter
 from agentloop.engine.context import RunContext
 
@@ -55,14 +56,27 @@ class RunFiles:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("a", encoding="utf-8", errors="replace", buffering=1)
 
-    def finish_log(self, log_name: str, events_name: str | None, *, kind: str) -> None:
-        """Mirror and index a step's logs, and write the iteration's tail file."""
-        self.writer.finish(log_name)
-        if log_name.startswith("iter-"):
-            tail = log_name.replace(".log", ".tail.txt")
-            self.writer.write_tail(log_name, tail)
-        if events_name and self.exists(events_name):
-            self.writer.finish(events_name)
+    def finish_logs(self, log: TeeLog, events_log: TeeLog | None) -> None:
+        """Close a step's streamed logs, write the iteration's tail, index every copy."""
+        copies = log.close()
+        if log.name.startswith("iter-"):
+            tail = "".join(f"{line}\n" for line in log.tail)
+            copies += write_small(self.run_dir, log.name.replace(".log", ".tail.txt"), tail)
+        if events_log is not None:
+            copies += events_log.close()
+        self.ctx.store.index_artifacts(
+            self.ctx.run_id,
+            [
+                {
+                    "kind": kind_of(c.name),
+                    "location": c.location,
+                    "path": str(c.path),
+                    "checksum": c.checksum,
+                    "size": c.size,
+                }
+                for c in copies
+            ],
+        )
 
     def index(self, name: str, *, kind: str | None = None) -> None:
         self.writer.mirror(name)

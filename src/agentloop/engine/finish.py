@@ -30,6 +30,7 @@ _TERMINAL_EVENT = {
 
 
 def finish_run(ctx: RunContext, status: RunStatus, reason: str | None) -> RunStatus:
+    ctx.runtime.release_run(ctx.run_id)
     if ctx.run.status.is_terminal:
         return ctx.run.status
     if status is RunStatus.COMPLETED:

@@ -8,6 +8,8 @@ transaction as the event that explains the change.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from agentloop.core.events import payload_for
 from agentloop.core.models import Event
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
 from agentloop.engine.context import RunContext
+from agentloop.store.changes import NewEvent
 
 
 def now_ms() -> int:
@@ -35,6 +38,19 @@ class StepHandle:
 class Recorder:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+        self._batch: list[NewEvent] | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write every event recorded inside the block in one transaction, at its end (for a
+        phase with nothing slow between its events, such as the watchdog)."""
+        self._batch = []
+        try:
+            yield
+            if self._batch:
+                self.ctx.store.append_events(self.ctx.run_id, self._batch)
+        finally:
+            self._batch = None
 
     def event(
         self,
@@ -46,24 +62,27 @@ class Recorder:
         step: dict[str, Any] | None = None,
         state: bool = False,
         **payload: Any,
-    ) -> Event:
+    ) -> Event | None:
         """Append one event of ``of_step``; ``run``/``step`` are the projection changes it
-        explains.
+        explains. Inside :meth:`batch` the event is queued and None returned.
 
         ``state=True`` saves the context's engine state in the same transaction.
         """
         changes = dict(run or {})
         if state:
             changes["state"] = self.ctx.state.to_json()
-        event: Event = self.ctx.store.append_event(
-            self.ctx.run_id,
-            event_type,
-            payload_for(event_type, **payload),
+        new = NewEvent(
+            event_type=event_type,
+            payload=payload_for(event_type, **payload),
             step_id=of_step,
             key=self.ctx.key(suffix),
             run_changes=changes or None,
             step=step,
         )
+        if self._batch is not None:
+            self._batch.append(new)
+            return None
+        event: Event = self.ctx.store.append_events(self.ctx.run_id, [new])[0]
         return event
 
     def save_state(self, **run: Any) -> None:
@@ -114,7 +133,9 @@ class Recorder:
         message: str | None = None,
         run: dict[str, Any] | None = None,
         state: bool = False,
-    ) -> Event:
+        **extra: Any,
+    ) -> Event | None:
+        """Close the step; ``extra`` adds fields to the STEP_FINISHED payload."""
         finished = now_ms()
         duration = max(0, finished - handle.started_ms)
         return self.event(
@@ -143,4 +164,5 @@ class Recorder:
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             cost_usd=cost_usd,
+            **extra,
         )

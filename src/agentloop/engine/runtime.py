@@ -41,12 +41,18 @@ class Runtime:
     _queue: Any = None
     _client: Any = None
     shutting_down: bool = False
+    _batchers: dict[str, Any] = field(default_factory=dict)
+    primary_snapshots: dict[str, Any] = field(default_factory=dict)
+    """Per run: the user's checkout as the last agent step left it (escape detection)."""
     _interrupts: dict[str, threading.Event] = field(default_factory=dict)
     _interrupts_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def launch(self) -> None:
         from dbos import DBOS
+
+        if not self.settings.is_postgres:
+            _relax_sqlite_fsync()
 
         import agentloop.engine.workflow  # noqa: F401  (registers the workflow and its steps)
 
@@ -97,6 +103,22 @@ class Runtime:
 
     def was_interrupted(self, run_id: str) -> bool:
         return self.cancel_event(run_id).is_set()
+
+    def output_batcher(self, run_id: str) -> Any:
+        """The run's output writer, kept across its steps (one writer thread per run)."""
+        with self._interrupts_lock:
+            batcher = self._batchers.get(run_id)
+            if batcher is None:
+                batcher = self._batchers[run_id] = self.store.output_batcher(run_id)
+            return batcher
+
+    def release_run(self, run_id: str) -> None:
+        """Drop what this process keeps for a run that has ended."""
+        self.primary_snapshots.pop(run_id, None)
+        with self._interrupts_lock:
+            batcher = self._batchers.pop(run_id, None)
+        if batcher is not None:
+            batcher.close()
 
     def kill_run_processes(self, run_id: str) -> None:
         from agentloop.agents.process import kill_owner
@@ -217,6 +239,24 @@ def current() -> Runtime:
     if _current is None:
         raise RuntimeError("the engine runtime is not installed (loopd not started)")
     return _current
+
+
+def _relax_sqlite_fsync() -> None:
+    """``synchronous=NORMAL`` on every SQLite connection, DBOS's own engine included (it
+    opens with FULL). In WAL mode a killed process loses nothing; a power cut may drop the
+    newest commits, and since DBOS's checkpoints and our events share one WAL they drop
+    together, leaving a consistent prefix that recovery carries on from."""
+    import sqlite3
+
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if isinstance(dbapi_conn, sqlite3.Connection):
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    if not event.contains(sa.engine.Engine, "connect", on_connect):
+        event.listen(sa.engine.Engine, "connect", on_connect)
 
 
 class _DropCancelNoise(logging.Filter):

@@ -48,7 +48,7 @@ class DaemonSettings:
     caps_from_flags: frozenset[str] = frozenset()
     log_format: str = "text"
     executor_id: str = ""
-    poll_interval_sec: float = 0.05
+    poll_interval_sec: float = 0.25
 
     @property
     def is_postgres(self) -> bool:

@@ -1,11 +1,12 @@
-"""Where an agent's output goes while it runs: the iteration's log files, the live output
-stream (batched into the store, then published), and retry notices as events."""
+"""Where an agent's output goes while it runs: the iteration's log files (every run-dir
+location at once), the live output stream (batched into the store, then published), and
+retry notices as events."""
 
 from __future__ import annotations
 
 import threading
-from typing import IO
 
+from agentloop.artifacts.tee import TeeLog
 from agentloop.core.types import EventType, Phase
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
@@ -25,22 +26,15 @@ class EngineSink:
         self.ctx = ctx
         self.handle = handle
         self.files = RunFiles(ctx)
-        self.log_name = log_name
-        self.events_name = events_name
-        self._log: IO[str] = self.files.open_append(log_name)
-        self._events: IO[str] | None = self.files.open_append(events_name) if events_name else None
+        self.log = TeeLog(self.files.run_dir, log_name)
+        self.events_log = TeeLog(self.files.run_dir, events_name) if events_name else None
         self._lock = threading.Lock()
-        self._batcher = ctx.store.output_batcher(ctx.run_id)
-        self.lines = 0
-        self.bytes = 0
+        self._batcher = ctx.runtime.output_batcher(ctx.run_id)
         self._retries = 0
 
     def output(self, line: str) -> None:
         with self._lock:
-            self._log.write(line + "\n")
-            self._log.flush()
-            self.lines += 1
-            self.bytes += len(line.encode("utf-8", "replace")) + 1
+            self.log.write_line(line)
         self._batcher.add(
             line,
             step_id=self.handle.step_id,
@@ -49,10 +43,9 @@ class EngineSink:
         )
 
     def raw_event(self, line: str) -> None:
-        if self._events is not None:
+        if self.events_log is not None:
             with self._lock:
-                self._events.write(line + "\n")
-                self._events.flush()
+                self.events_log.write_line(line)
 
     def retry(
         self, attempt: int, max_retries: int | None, reason: str, delay_ms: float | None
@@ -74,11 +67,11 @@ class EngineSink:
         self.ctx.store.update_step(self.handle.step_id, pgid=pgid, proc_start_time=start_time)
 
     def close(self) -> None:
-        self._batcher.close()
+        """Commit the step's output (a step boundary is a durable checkpoint); close the
+        logs, write the iteration's tail file and index every copy in one statement."""
+        self._batcher.flush()
         with self._lock:
-            self._log.close()
-            if self._events is not None:
-                self._events.close()
+            self.files.finish_logs(self.log, self.events_log)
 
 
 def log_names(phase: Phase, iteration: int) -> tuple[str, str | None]:

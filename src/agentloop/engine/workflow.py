@@ -27,11 +27,6 @@ def prepare_step(run_id: str) -> Outcome:
     return phases.guarded(run_id, phases.prepare)
 
 
-@DBOS.step(name="agentloop.hold")
-def hold_step(run_id: str) -> Outcome:
-    return phases.guarded(run_id, phases.check_hold)
-
-
 @DBOS.step(name="agentloop.pause_for_limit")
 def pause_for_limit_step(run_id: str, limit: Outcome) -> Outcome:
     return phases.guarded(run_id, phases.pause_for_limit, limit)
@@ -116,14 +111,6 @@ def _run_loop(run_id: str, iteration: int) -> Outcome:
     if prepared.get("stop") or prepared.get("failed"):
         return _as_outcome(prepared)
     while True:
-        held = hold_step(run_id)
-        if held.get("stop"):
-            return held
-        if held.get("resume_at") is not None:
-            waited = _wait_out_limit(run_id, held)
-            if waited.get("stop"):
-                return waited
-            continue
         impl = implementation_step(run_id, iteration)
         if impl.get("usage_limit"):
             waited = _wait_out_limit(run_id, impl)

@@ -71,6 +71,37 @@ def index_artifact(
     return artifact_from_row(row)
 
 
+def index_artifacts(
+    conn: sa.Connection, run_id: str, rows: Sequence[Mapping[str, Any]], now: int
+) -> None:
+    """Index many copies at once: one upsert statement, executed for every row."""
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(artifacts)
+    statement = statement.on_conflict_do_update(
+        index_elements=[artifacts.c.run_id, artifacts.c.location, artifacts.c.path],
+        set_={c: statement.excluded[c] for c in ("kind", "checksum", "size", "updated_at")},
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "id": new_id(),
+                "run_id": run_id,
+                "kind": row["kind"],
+                "location": ArtifactLocation(row["location"]).value,
+                "path": clean_text(str(row["path"])),
+                "checksum": row["checksum"],
+                "size": row["size"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
+
+
 def list_artifacts(conn: sa.Connection, run_id: str) -> list[Artifact]:
     query = (
         sa.select(artifacts)

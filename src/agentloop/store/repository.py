@@ -404,6 +404,17 @@ class Store:
                 size=size, now=self.now_ms(),
             )  # fmt: skip
 
+    def index_artifacts(
+        self,
+        run_id: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        conn: sa.Connection | None = None,
+    ) -> None:
+        """Record many files at once (``kind, location, path, checksum, size`` each)."""
+        with self._write(conn, "index artifacts") as tx:
+            records.index_artifacts(tx, run_id, rows, self.now_ms())
+
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         with self._read(None, "list artifacts") as tx:
             return records.list_artifacts(tx, run_id)

@@ -9,7 +9,6 @@ from agentloop.engine.phases.guard import guarded
 from agentloop.engine.phases.lifecycle import (
     after_finish,
     begin,
-    check_hold,
     finish_outcome,
     pause_for_limit,
     resume_after_limit,
@@ -22,7 +21,6 @@ from agentloop.engine.phases.watchdog import watchdog
 __all__ = [
     "after_finish",
     "begin",
-    "check_hold",
     "finish_outcome",
     "guarded",
     "implementation",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from agentloop.core.types import EventType, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
-from agentloop.engine.phases.lifecycle import current_agent
+from agentloop.engine.phases.lifecycle import check_hold, current_agent
 from agentloop.engine.prompting import implementation_prompt, review_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder, StepHandle
 from agentloop.engine.sink import EngineSink, log_names
@@ -44,6 +46,7 @@ class AgentRun:
     result: AgentResult
     plan: Plan | None
     escaped: list[str]
+    agent_ms: float
 
 
 def implementation(ctx: RunContext, iteration: int) -> Outcome:
@@ -92,6 +95,9 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     worktree = ctx.worktree
     if worktree is None:
         return {"failed": True, "reason": "internal_error: run has no worktree"}
+    held = check_hold(ctx)
+    if held:
+        return {"usage_limit": True, **held}
     recorder = Recorder(ctx)
     step_id = ctx.step_id(phase.value, iteration)
     _recover_previous_attempt(ctx, step_id, worktree)
@@ -100,8 +106,11 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     handle = recorder.start_step(phase, iteration, output_path=str(files.path(log_name)))
     agent_name = current_agent(ctx)
     model = ctx.config.review_model if phase is Phase.REVIEW else ctx.config.model
-    snapshot = snapshot_primary(ctx.workspace)
+    snapshot = ctx.runtime.primary_snapshots.pop(ctx.run_id, None) or snapshot_primary(
+        ctx.workspace
+    )
     sink = EngineSink(ctx, handle, log_name, events_name)
+    agent_started = time.perf_counter()
     try:
         result = run_with_retries(
             get_agent(agent_name),
@@ -113,13 +122,22 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
                 recorder, handle, attempt, reason, backoff_ms
             ),
         )
-    finally:
+    except BaseException:
         sink.close()
-    files.finish_log(log_name, events_name, kind=phase.value)
-    escaped = changed_since(snapshot)
+        raise
+    agent_ms = (time.perf_counter() - agent_started) * 1000
+    # `git status` of the user's checkout runs while the logs are closed and indexed.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        escape_check = pool.submit(changed_since, snapshot)
+        sink.close()
+        escaped = escape_check.result()
+    if not escaped:
+        # Unchanged: it is also the state before the run's next agent step. Only our own
+        # quick bookkeeping runs in between, so one `git status` per step is enough.
+        ctx.runtime.primary_snapshots[ctx.run_id] = snapshot
     plan_path = worktree_plan_path(ctx)
     plan = read_plan(plan_path) if plan_path.exists() else None
-    return AgentRun(handle, result, plan, escaped)
+    return AgentRun(handle, result, plan, escaped, agent_ms)
 
 
 def _record_retry(
@@ -222,6 +240,7 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
         message=result.message or _first_line(result.final_text),
         run=run_changes,
         state=True,
+        agent_ms=round(ran.agent_ms, 3),
     )
     return outcome
 

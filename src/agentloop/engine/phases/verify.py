@@ -33,7 +33,6 @@ def verification(ctx: RunContext, iteration: int) -> Outcome:
         )
     finally:
         sink.close()
-    files.finish_log(log_name, None, kind="verification")
     if ctx.runtime.was_interrupted(ctx.run_id):
         recorder.finish_step(handle, StepStatus.CANCELED, exit_code=result.exit_code)
         return {"stop": True, "status": "CANCELED"}

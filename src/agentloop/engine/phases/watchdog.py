@@ -27,6 +27,11 @@ from agentloop.store.rows import rfc3339_to_ms
 
 def watchdog(ctx: RunContext, iteration: int) -> Outcome:
     recorder = Recorder(ctx)
+    with recorder.batch():
+        return _watch(ctx, iteration, recorder)
+
+
+def _watch(ctx: RunContext, iteration: int, recorder: Recorder) -> Outcome:
     handle = recorder.start_step(Phase.WATCHDOG, iteration)
     gate = _gate(ctx, iteration)
     signals = detect_signals(ctx.state.history, gate)
