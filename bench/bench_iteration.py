@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from integration.loopd import Loopd, make_workspace  # noqa: E402
+from integration.loopd import Loopd, make_workspace
 
 TARGET_MS = 15.0
 ISSUE_FLOOR_MS = 25.0

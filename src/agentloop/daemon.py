@@ -107,7 +107,11 @@ def serve(settings: DaemonSettings, held: _Held) -> None:
     from agentloop.api.app import create_app
     from agentloop.engine.boot import start_engine
 
-    runtime = start_engine(settings)
+    try:
+        runtime = start_engine(settings)
+    except AgentloopError as exc:
+        click.echo(f"loopd: {exc}", err=True)
+        os._exit(1)
     app = create_app(runtime)
     config = uvicorn.Config(
         app,

@@ -23,8 +23,17 @@ def start_engine(settings: DaemonSettings) -> Runtime:
     store = Store(engine, bus=Bus())
     runtime = Runtime(settings=settings, store=store)
     install(runtime)
+    hosts = None
+    if settings.is_postgres:
+        from agentloop.engine.hosts import HostLiveness
+
+        hosts = HostLiveness(settings.system_database_url, settings.executor_id)
+        hosts.claim()
     runtime.launch()
     reconcile(runtime)
+    if hosts is not None:
+        hosts.start(runtime)
+        runtime.hosts = hosts
     return runtime
 
 

@@ -42,6 +42,8 @@ class Runtime:
     _client: Any = None
     shutting_down: bool = False
     _batchers: dict[str, Any] = field(default_factory=dict)
+    hosts: Any = None
+    """The many-hosts liveness monitor (PostgreSQL only)."""
     primary_snapshots: dict[str, Any] = field(default_factory=dict)
     """Per run: the user's checkout as the last agent step left it (escape detection)."""
     _interrupts: dict[str, threading.Event] = field(default_factory=dict)
@@ -80,6 +82,8 @@ class Runtime:
     def finish_shutdown(self) -> None:
         from dbos import DBOS
 
+        if self.hosts is not None:
+            self.hosts.stop()
         try:
             DBOS.destroy(workflow_completion_timeout_sec=0)
         except Exception:

@@ -1,0 +1,89 @@
+"""Two loopd processes sharing one PostgreSQL database (SPEC 11)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dbfixtures import fresh_pg_url, pg_admin_url  # noqa: F401  (fixtures)
+from integration.loopd import Loopd, make_workspace, processes_with_env
+from standins import standin_env
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, fresh_pg_url: str) -> Iterator[tuple[Loopd, Loopd]]:  # noqa: F811
+    env = standin_env(base={"PATH": os.environ["PATH"]})
+    pair = tuple(
+        Loopd(tmp_path / f"host-{name}", env=env, args=["--database-url", fresh_pg_url])
+        for name in ("a", "b")
+    )
+    for daemon in pair:
+        daemon.start()
+    yield pair  # type: ignore[misc]
+    for daemon in pair:
+        daemon.stop()
+
+
+def worker_of(daemon: Loopd, run_id: str) -> str:
+    started = [e for e in daemon.events(run_id) if e["event_type"] == "RUN_STARTED"]
+    return str(started[-1]["payload"]["worker_id"])
+
+
+def test_a_run_whose_host_died_is_taken_over_by_the_other(hosts, tmp_path: Path):
+    a, b = hosts
+    workspace = make_workspace(tmp_path, tasks=4, name="shared")
+    run = a.create_run(workspace, model="delay=0.5", reviewer=False)
+    a.wait_for(lambda: a.run(run["id"])["iteration"] >= 1, what="iteration 1")
+    owner = worker_of(a, run["id"])
+    dying, survivor = (a, b) if owner.endswith(f":{a.port}") else (b, a)
+    dying.kill9()
+    done = survivor.wait_status(run["id"], "COMPLETED", timeout=60)
+    assert done["tasks_done"] == 4
+    assert worker_of(survivor, run["id"]) == owner  # the run kept its identity
+    events = survivor.events(run["id"])
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    starts = [
+        (e["payload"]["phase"], e["payload"]["iteration"])
+        for e in events
+        if e["event_type"] == "STEP_STARTED"
+    ]
+    assert len(starts) == len(set(starts))
+    dying.start()  # let the fixture stop it cleanly
+
+
+def test_either_host_answers_for_and_controls_every_run(hosts, tmp_path: Path):
+    a, b = hosts
+    workspace = make_workspace(tmp_path, tasks=3, name="either")
+    run = a.create_run(workspace, agent="claude", model="standin:hang", reviewer=False)
+    a.wait_for(lambda: processes_with_env("LOOP_RUN_ID", run["id"]), what="the agent")
+    assert b.run(run["id"])["status"] == "RUNNING"
+    runner, other = (a, b) if worker_of(a, run["id"]).endswith(f":{a.port}") else (b, a)
+    assert other.request("POST", f"/runs/{run['id']}/cancel").status_code == 204
+    runner.wait_for(
+        lambda: not processes_with_env("LOOP_RUN_ID", run["id"]),
+        timeout=5.0,
+        what="the agent on the other host to stop",
+    )
+    assert runner.wait_status(run["id"], "CANCELED")["status"] == "CANCELED"
+
+
+def test_a_second_loopd_with_the_same_executor_id_is_refused(hosts, tmp_path: Path):
+    import subprocess
+
+    from integration.loopd import LOOPD, free_port
+
+    a, _ = hosts
+    url = a.args[a.args.index("--database-url") + 1]
+    env = {**os.environ, "DBOS__VMID": f"{os.uname().nodename}:{a.port}"}
+    done = subprocess.run(
+        [str(LOOPD), "--addr", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path / "twin"),
+         "--database-url", url],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "another loopd is running as executor" in done.stderr
