@@ -6,26 +6,51 @@ when run (or when ``--help`` lists them), so that starting loopctl stays fast: n
 command, add its module and one line to :data:`COMMANDS`.
 
 Errors: every :class:`~agentloop.core.errors.AgentloopError` (and OSError) a command lets
-through is printed once, here, and exits 1; click's usage errors exit 2.
+through is printed once, here, and exits with its code (:mod:`agentloop.cli.errors`: 1, or 3
+when loopd is unreachable or refuses the token); click's usage errors exit 2; Ctrl-C 130.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import os
+import sys
 from typing import Any
 
 import click
 
 from agentloop import __version__
-from agentloop.cli.context import DEFAULT_ADDR, EXIT_ERROR, ClientOptions
+from agentloop.cli.context import DEFAULT_ADDR, EXIT_INTERRUPTED, ClientOptions
+from agentloop.cli.errors import exit_code_for
 from agentloop.cli.render import emit_error
 from agentloop.core.errors import AgentloopError
 
 COMMANDS: dict[str, str] = {
+    "cancel": "agentloop.cli.commands.control:cancel",
+    "completion": "agentloop.cli.commands.completion:completion",
+    "create-pr": "agentloop.cli.commands.review:create_pr",
+    "diff": "agentloop.cli.commands.diff:diff",
+    "doctor": "agentloop.cli.commands.doctor:doctor",
+    "events": "agentloop.cli.commands.stream:events",
     "init": "agentloop.cli.commands.init:init",
+    "inspect": "agentloop.cli.commands.inspect:inspect",
+    "list": "agentloop.cli.commands.list:list_runs",
+    "merge": "agentloop.cli.commands.review:merge",
+    "pause": "agentloop.cli.commands.control:pause",
+    "postmortem": "agentloop.cli.commands.review:postmortem",
     "prompt": "agentloop.cli.commands.prompt:prompt",
+    "reset": "agentloop.cli.commands.control:reset",
+    "resume": "agentloop.cli.commands.control:resume",
+    "retry": "agentloop.cli.commands.control:retry",
+    "run": "agentloop.cli.commands.run:run",
+    "scrap": "agentloop.cli.commands.review:scrap",
+    "tail": "agentloop.cli.commands.stream:tail",
 }
 """Command name -> ``module:attribute`` of its click command."""
+EXIT_BROKEN_PIPE = 141
+"""As if killed by SIGPIPE, like other Unix tools whose reader went away."""
 
 
 class LoopctlGroup(click.Group):
@@ -47,10 +72,22 @@ class LoopctlGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()  # `loopctl list | head`: the reader left, nothing to say
+            ctx.exit(EXIT_BROKEN_PIPE)
         except (AgentloopError, OSError) as exc:
             options = ctx.find_object(ClientOptions)
             emit_error(_message(exc), as_json=bool(options and options.json_output))
-            ctx.exit(EXIT_ERROR)
+            ctx.exit(exit_code_for(exc))
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _message(exc: BaseException) -> str:

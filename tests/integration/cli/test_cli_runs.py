@@ -6,6 +6,8 @@ from pathlib import Path
 
 from cli_support import Ctl, git
 
+from integration.daemon_fixture import Daemon
+
 ENVELOPE_KEYS = {"version", "ok", "data"}
 RUN_KEYS = {
     "id", "name", "name_source", "status", "workspace_root", "spec_path", "plan_path",
@@ -192,3 +194,34 @@ def test_run_pick_lists_specs_newest_first(ctl: Ctl, workspace: Path) -> None:
     assert listing[2].split()[:4] == ["2.", "specs/older.md", "done", "2024-06-01"]
     assert result.json()["data"]["run"]["spec_path"] == str(workspace / "specs" / "older.md")
     assert ctl("run", "--pick", "specs/demo.md").code == 2
+
+
+def test_list_stays_light(loopd: Daemon, workspace: Path) -> None:
+    """`loopctl list` (piped) imports no pydantic, httpx or rich (its 120 ms budget)."""
+    import subprocess
+    import sys
+
+    from cli_support import cli_env
+
+    code = (
+        "import sys\n"
+        "sys.argv = ['loopctl', 'list']\n"
+        "from agentloop.cli.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "heavy = [m for m in ('pydantic', 'httpx', 'rich', 'fastapi', 'sqlalchemy', 'dbos')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=workspace,
+        env=cli_env(loopd.addr),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout

@@ -1,0 +1,107 @@
+"""The review workflow (SPEC 8): ``merge``, ``scrap``, ``create-pr`` and ``postmortem``.
+
+Each is one call to loopd. A loopd without the endpoint (older than this loopctl) answers
+404/405 for the route itself: that is reported as such, not as "no such run".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from agentloop.cli.context import client_options
+from agentloop.cli.refs import RUN
+from agentloop.cli.render import emit
+
+_DONE = {
+    "merge": "merged",
+    "scrap": "scrapped (branch and worktree deleted)",
+    "create-pr": "opened a pull request for",
+    "postmortem": "postmortem of",
+}
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    action: str
+    run: dict[str, Any]
+    answer: Any
+
+    def to_text(self) -> str:
+        head = f"{_DONE[self.action]} {self.run.get('name')} ({self.run['id']})"
+        if isinstance(self.answer, dict):
+            inner = self.answer.get("run")
+            nested: dict[str, Any] = inner if isinstance(inner, dict) else {}
+            facts = {k: v for k, v in self.answer.items() if k != "run"}
+            for key in ("pr_url", "merge_commit", "review_status", "status"):
+                if nested.get(key) and key not in facts:
+                    facts[key] = nested[key]
+            lines = [head + ":"] + [f"  {k}: {_text(v)}" for k, v in facts.items() if v is not None]
+            return "\n".join(lines) if len(lines) > 1 else head
+        if isinstance(self.answer, str) and self.answer:
+            return f"{head}:\n{self.answer}"
+        return head
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "run_id": self.run["id"], "result": self.answer}
+
+
+def review_call(action: str, ref: str, method: str = "POST") -> ReviewResult:
+    from agentloop.cli.client import run_path
+    from agentloop.cli.errors import ApiError, ClientError
+    from agentloop.cli.refs import connect, resolve_run
+
+    client = connect()
+    run = resolve_run(client, ref)
+    path = run_path(run["id"], action)
+    try:
+        answer = client.call(method, path, timeout=600.0)
+    except ApiError as exc:
+        if exc.is_missing_endpoint:
+            raise ClientError(
+                f"loopd at {client.addr} has no {method} /runs/{{id}}/{action} "
+                f"(HTTP {exc.facts['status']}: {exc.message}); it is older than this loopctl",
+                status=exc.facts["status"],
+            ) from exc
+        raise
+    return ReviewResult(action, run, answer)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+@click.command()
+@click.argument("ref", metavar="RUN", type=RUN)
+def merge(ref: str) -> None:
+    """Merge RUN's branch into its merge target (never pushes)."""
+    emit(review_call("merge", ref), as_json=client_options().json_output)
+
+
+@click.command()
+@click.argument("ref", metavar="RUN", type=RUN)
+def scrap(ref: str) -> None:
+    """Throw RUN's work away: delete its branch and worktree."""
+    emit(review_call("scrap", ref), as_json=client_options().json_output)
+
+
+@click.command(name="create-pr")
+@click.argument("ref", metavar="RUN", type=RUN)
+def create_pr(ref: str) -> None:
+    """Open a pull request for RUN's branch (through `gh`)."""
+    emit(review_call("create-pr", ref), as_json=client_options().json_output)
+
+
+@click.command()
+@click.argument("ref", metavar="RUN", type=RUN)
+@click.option("--show", is_flag=True, help="Show the last postmortem instead of starting one.")
+def postmortem(ref: str, show: bool) -> None:
+    """Analyse why RUN went the way it did (starts a postmortem; --show reads it)."""
+    result = review_call("postmortem", ref, method="GET" if show else "POST")
+    emit(result, as_json=client_options().json_output)
