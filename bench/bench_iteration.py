@@ -41,8 +41,11 @@ def measure(daemon: Loopd, root: Path, name: str, tasks: int, config: dict) -> d
     iterations = done["iteration"]
     wall = ended - started
     overhead = (wall - agent_ms - verify_ms) / iterations
-    per_step = [p["duration_ms"] - (p.get("agent_ms") or 0) for p in finished
-                if p["phase"] == "implementation"]
+    per_step = [
+        p["duration_ms"] - (p.get("agent_ms") or 0)
+        for p in finished
+        if p["phase"] == "implementation"
+    ]
     return {
         "scenario": name,
         "iterations": iterations,
@@ -77,18 +80,32 @@ def main() -> int:
                 results.append(best)
         finally:
             daemon.stop()
-    print(f"{'scenario':<22}{'iters':>6}{'wall ms':>9}{'agent ms':>10}"
-          f"{'ours/iter ms':>14}{'median ms':>11}")
+    print(
+        f"{'scenario':<22}{'iters':>6}{'wall ms':>9}{'agent ms':>10}"
+        f"{'ours/iter ms':>14}{'median ms':>11}"
+    )
     for r in results:
-        print(f"{r['scenario']:<22}{r['iterations']:>6}{r['wall_ms']:>9}{r['agent_ms']:>10}"
-              f"{r['overhead_ms_per_iteration']:>14}{r['overhead_median_of_repeats']:>11}")
+        print(
+            f"{r['scenario']:<22}{r['iterations']:>6}{r['wall_ms']:>9}{r['agent_ms']:>10}"
+            f"{r['overhead_ms_per_iteration']:>14}{r['overhead_median_of_repeats']:>11}"
+        )
     headline = results[0]["overhead_median_of_repeats"]
-    print(f"target <= {TARGET_MS} ms (issue floor {ISSUE_FLOOR_MS} ms): "
-          f"{'met' if headline <= TARGET_MS else 'MISSED'}")
-    print(json.dumps({"bench": "iteration_overhead", "tasks": args.tasks,
-                      "overhead_ms_per_iteration": headline,
-                      "full_pipeline_ms_per_iteration": results[-1]["overhead_median_of_repeats"],
-                      "target_ms": TARGET_MS, "results": results}))
+    print(
+        f"target <= {TARGET_MS} ms (issue floor {ISSUE_FLOOR_MS} ms): "
+        f"{'met' if headline <= TARGET_MS else 'MISSED'}"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "iteration_overhead",
+                "tasks": args.tasks,
+                "overhead_ms_per_iteration": headline,
+                "full_pipeline_ms_per_iteration": results[-1]["overhead_median_of_repeats"],
+                "target_ms": TARGET_MS,
+                "results": results,
+            }
+        )
+    )
     return 0
 
 
