@@ -26,7 +26,7 @@ LOCK_CLASS = 0x4C4F  # "LO": advisory locks of loopd executors
 MONITOR_INTERVAL_SEC = 1.0
 _log = logging.getLogger("agentloop.engine")
 
-_KEEPALIVES = {
+_KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 10,
     "keepalives_interval": 3,
