@@ -40,6 +40,8 @@ def install_error_handlers(app: FastAPI) -> None:
         extra: dict[str, object] = {}
         if isinstance(exc, Conflict):
             extra["status"] = exc.facts.get("current_status")
+        if isinstance(exc.facts.get("matches"), list):  # an ambiguous run reference
+            extra["matches"] = exc.facts["matches"]
         return JSONResponse(error_body(exc.message, **extra), status_code=status_for(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -9,7 +9,7 @@ its output drained; a keep-alive comment goes out every 15 s.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -25,6 +25,7 @@ from agentloop.store.follow import follow_events, follow_output
 router = APIRouter(tags=["streams"])
 
 KEEPALIVE_SEC = 15
+REPLAY_PAGE = 500
 _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
     400: {"model": ErrorBody},
@@ -64,6 +65,19 @@ def _output_frame(item: OutputLine) -> dict[str, str]:
     return {"event": "output", "id": str(item.seq), "data": json.dumps(data)}
 
 
+async def _history(
+    read: Callable[[str, int, int], Sequence[Any]], run_id: str, after: int
+) -> AsyncIterator[Any]:
+    """What is stored after ``after``, page by page, then the end of the stream."""
+    while True:
+        page = await run_in_threadpool(read, run_id, after, REPLAY_PAGE)
+        for item in page:
+            yield item
+            after = item.seq
+        if len(page) < REPLAY_PAGE:
+            return
+
+
 async def _until_disconnect(
     request: Request, items: AsyncIterator[Any], frame: Any
 ) -> AsyncIterator[dict[str, str]]:
@@ -81,11 +95,18 @@ async def stream_events(
     run_id: str,
     request: Request,
     after: Annotated[int | None, Query(ge=0)] = None,
+    follow: bool = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
+    """Replay, then live; with ``follow=false`` only the history stored so far."""
     store = runtime_of(request).store
     run = await run_in_threadpool(store.resolve_run, run_id)
-    items = follow_events(store, run.id, start_seq(after, last_event_id))
+    start = start_seq(after, last_event_id)
+    items = (
+        follow_events(store, run.id, start)
+        if follow
+        else _history(store.events_after, run.id, start)
+    )
     return EventSourceResponse(_until_disconnect(request, items, _event_frame), ping=KEEPALIVE_SEC)
 
 
@@ -94,9 +115,16 @@ async def stream_output(
     run_id: str,
     request: Request,
     after: Annotated[int | None, Query(ge=0)] = None,
+    follow: bool = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
+    """Replay, then live; with ``follow=false`` only the output stored so far."""
     store = runtime_of(request).store
     run = await run_in_threadpool(store.resolve_run, run_id)
-    items = follow_output(store, run.id, start_seq(after, last_event_id))
+    start = start_seq(after, last_event_id)
+    items = (
+        follow_output(store, run.id, start)
+        if follow
+        else _history(store.output_after, run.id, start)
+    )
     return EventSourceResponse(_until_disconnect(request, items, _output_frame), ping=KEEPALIVE_SEC)

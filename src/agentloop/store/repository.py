@@ -209,8 +209,13 @@ class Store:
             raise NotFound(f"no run matches {ref!r}", ref=ref)
         if len(found) > 1:
             ids = [run.id for run in found]
+            matches = [
+                {"id": run.id, "name": run.name, "status": run.status.value,
+                 "created_at": run.created_at}
+                for run in found
+            ]  # fmt: skip
             raise InvalidInput(
-                f"{ref!r} matches {len(found)} runs: {', '.join(ids)}", ref=ref, matches=ids
+                f"{ref!r} matches {len(found)} runs: {', '.join(ids)}", ref=ref, matches=matches
             )
         return found[0]
 

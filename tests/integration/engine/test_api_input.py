@@ -212,3 +212,28 @@ def test_a_second_daemon_on_the_same_data_dir_is_refused(daemon: Loopd):
     )
     assert done.returncode == 1
     assert "another loopd" in done.stderr
+
+
+def test_an_ambiguous_reference_lists_the_candidates(daemon: Loopd, tmp_path: Path):
+    workspace = make_workspace(tmp_path, name="twins")
+    first = daemon.create_run(workspace, reviewer=False, name="twin")
+    second = daemon.create_run(workspace, reviewer=False, name="twin")
+    response = daemon.request("GET", "/runs/twin")
+    assert response.status_code == 400
+    matches = response.json()["matches"]
+    assert {m["id"] for m in matches} == {first["id"], second["id"]}
+    assert all(m["name"] == "twin" and m["status"] for m in matches)
+
+
+def test_follow_false_returns_the_stored_history_and_ends(daemon: Loopd, tmp_path: Path):
+    import time
+
+    workspace = make_workspace(tmp_path, name="history")
+    run = daemon.create_run(workspace, model="hang=1", reviewer=False)
+    daemon.wait_for(lambda: daemon.run(run["id"])["status"] == "RUNNING", what="running")
+    started = time.monotonic()
+    with daemon.client() as client:
+        text = client.get(f"/runs/{run['id']}/events?follow=false").text
+    assert time.monotonic() - started < 2.0  # a live run, yet the stream ended at once
+    assert "RUN_CREATED" in text and "RUN_STARTED" in text
+    assert daemon.request("POST", f"/runs/{run['id']}/cancel").status_code == 204

@@ -1,0 +1,175 @@
+// One run, live: header, controls, step timeline, and tabs for output, events and diff.
+// Two SSE streams feed it (events, output), each resumed by seq after a drop; every event
+// also triggers a (coalesced) re-read of the run and its steps, which keeps the header and
+// timeline exact without re-implementing the engine's projections here.
+
+import { api, ApiError } from "../api.js";
+import { announce, h, refresher, replace } from "../dom.js";
+import { isTerminal } from "../format.js";
+import { EventStream } from "../sse.js";
+import { createControls } from "./controls.js";
+import { createDiff } from "./diff.js";
+import { createEvents } from "./events.js";
+import { createOutput } from "./output.js";
+import { createHeader } from "./run_header.js";
+import { createTabs } from "./tabs.js";
+import { createTimeline } from "./timeline.js";
+
+const SAFETY_POLL_MS = 10_000; // notices a retry from elsewhere, or another host's writes
+
+export function mountRun(container, runId, ctx) {
+  const controller = new AbortController();
+  const { signal } = controller;
+  const header = createHeader(runId);
+  const controls = createControls(runId, afterAction);
+  const timeline = createTimeline();
+  const output = createOutput();
+  const events = createEvents();
+  const diff = createDiff(runId);
+  const error = h("p", { class: "form-error", role: "alert" });
+  let diffLoaded = false;
+  let run = null;
+
+  const tabs = createTabs(
+    [
+      { id: "output", label: "Output", panel: output.node },
+      { id: "events", label: "Events", panel: events.node },
+      { id: "diff", label: "Diff", panel: diff.node },
+    ],
+    (id) => {
+      if (id === "diff" && !diffLoaded) {
+        diffLoaded = true;
+        diff.load();
+      }
+    },
+  );
+
+  replace(
+    container,
+    h(
+      "article",
+      { class: "run-view", "aria-labelledby": "run-title" },
+      h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/", class: "back" }, "← All runs")),
+      error,
+      header.node,
+      controls.node,
+      h(
+        "div",
+        { class: "run-body" },
+        h("section", { class: "card steps-card", "aria-labelledby": "steps-title" }, h("h2", { id: "steps-title" }, "Steps"), timeline.node),
+        h("section", { class: "card detail-card", "aria-label": "Output, events and diff" }, tabs.node),
+      ),
+    ),
+  );
+  tabs.select("output");
+
+  function applyRun(next) {
+    const before = run?.status;
+    run = next;
+    header.update(run);
+    controls.update(run);
+    if (before && before !== run.status) {
+      announce(`Run ${run.status}`);
+      if (isTerminal(run.status) && diffLoaded) diff.load();
+    }
+    if (!isTerminal(run.status)) {
+      eventStream.resume();
+      outputStream.resume();
+    }
+  }
+
+  const refreshRun = refresher(async () => applyRun((await api.getRun(runId, signal)).run), 150);
+  const refreshSteps = refresher(async () => timeline.update((await api.getSteps(runId, signal)).steps), 150);
+
+  /** A stream ended normally: go on only if the run is not over (it may have been retried). */
+  async function runStillGoing() {
+    try {
+      applyRun((await api.getRun(runId, signal)).run);
+      return !isTerminal(run.status);
+    } catch {
+      return true; // unreachable: keep trying, with backoff
+    }
+  }
+
+  const eventStream = new EventStream(`runs/${encodeURIComponent(runId)}/events`, {
+    shouldReconnect: runStillGoing,
+    onMessage: (message) => {
+      const event = parse(message.data);
+      if (!event || typeof event.seq !== "number") return;
+      events.add(event);
+      refreshRun();
+      if (event.event_type.startsWith("STEP_") || /^RUN_/.test(event.event_type)) refreshSteps();
+    },
+    onState: (state, detail) => {
+      if (state === "open") ctx.setConnection("live", "live");
+      else if (state === "reconnecting") ctx.setConnection("reconnecting", "reconnecting");
+      else if (state === "ended") ctx.setConnection("idle", "run finished");
+      else if (state === "suspended") ctx.setConnection("idle", "paused (tab hidden)");
+      else if (state === "failed") showError(detail);
+    },
+  });
+  const outputStream = new EventStream(`runs/${encodeURIComponent(runId)}/output`, {
+    shouldReconnect: runStillGoing,
+    onMessage: (message) => {
+      const item = parse(message.data);
+      if (item && typeof item.line === "string") output.add(item);
+    },
+  });
+
+  function showError(failure) {
+    const text = failure instanceof ApiError && failure.status === 404
+      ? "No such run. It may have been deleted, or the link is wrong."
+      : `Could not load the run: ${failure?.message || failure}`;
+    error.textContent = text;
+  }
+
+  async function afterAction() {
+    await Promise.all([refreshRun.now(), refreshSteps.now()]);
+  }
+
+  const timers = [
+    setInterval(() => {
+      header.tick();
+      timeline.tick();
+    }, 1000),
+    setInterval(() => {
+      if (document.visibilityState !== "visible") return;
+      refreshRun();
+      refreshSteps();
+    }, SAFETY_POLL_MS),
+  ];
+
+  (async () => {
+    try {
+      const [{ run: first }, { steps }] = await Promise.all([api.getRun(runId, signal), api.getSteps(runId, signal)]);
+      timeline.update(steps);
+      applyRun(first);
+      eventStream.start();
+      outputStream.start();
+    } catch (failure) {
+      if (failure.name !== "AbortError") showError(failure);
+    }
+  })();
+
+  return {
+    destroy() {
+      controller.abort();
+      eventStream.close();
+      outputStream.close();
+      refreshRun.stop();
+      refreshSteps.stop();
+      output.destroy();
+      diff.destroy();
+      timers.forEach(clearInterval);
+      document.title = "agentloop";
+    },
+  };
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
