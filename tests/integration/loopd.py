@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +33,19 @@ def free_port() -> int:
 
 
 class Loopd:
+    """One loopd process (and, after :meth:`restart`, its successors on the same data dir)."""
+
     def __init__(
         self,
         data_dir: Path,
         *,
         env: Mapping[str, str] | None = None,
         token: str | None = None,
-        args: list[str] | None = None,
+        args: Sequence[str] | None = None,
+        port: int | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = token
         self.extra_env = dict(env or {})
@@ -51,8 +54,12 @@ class Loopd:
         self.log_path = data_dir.parent / f"loopd-{self.port}.log"
         self.starts = 0
 
+    @property
+    def addr(self) -> str:
+        return self.base
+
     # -- process ---------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> Loopd:
+    def start(self, timeout: float = 60.0) -> Loopd:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPD_")}
         env.update(self.extra_env)
@@ -65,26 +72,27 @@ class Loopd:
         self.proc = subprocess.Popen(
             [str(LOOPD), "--addr", self.base, "--data-dir", str(self.data_dir), *self.args],
             env=env,
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"loopd exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"loopd exited with {self.proc.returncode}:\n{self.log_text()}")
             try:
                 if httpx.get(f"{self.base}/health", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"loopd not healthy after {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"loopd not healthy after {timeout}s:\n{self.log_text()}")
 
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (graceful drain) and wait."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+        """Stop the process (SIGTERM drains; SIGKILL is a crash) and return its exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -93,11 +101,13 @@ class Loopd:
             raise
 
     def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
+        self.stop(signal.SIGKILL)
 
-    def log(self) -> str:
+    def restart(self, sig: int = signal.SIGTERM) -> Loopd:
+        self.stop(sig)
+        return self.start()
+
+    def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-20000:]
         except OSError:
@@ -146,7 +156,7 @@ class Loopd:
                     f"run ended {run['status']} ({run['reason']}), wanted {wanted}"
                 )
             time.sleep(0.1)
-        raise AssertionError(f"run still {run.get('status')} after {timeout}s:\n{self.log()}")
+        raise AssertionError(f"run still {run.get('status')} after {timeout}s:\n{self.log_text()}")
 
     def wait_for(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
@@ -155,7 +165,7 @@ class Loopd:
             if value:
                 return value
             time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log()}")
+        raise AssertionError(f"timed out waiting for {what}:\n{self.log_text()}")
 
     def events(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
         """Every event so far (the SSE replay, read until the stream would wait)."""

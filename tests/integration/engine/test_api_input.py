@@ -173,7 +173,7 @@ def test_the_token_is_required_everywhere_but_health(secured: Loopd, tmp_path: P
     wrong = plain.get("/runs", headers={"Authorization": "Bearer s3cret-tokeN"})
     assert wrong.status_code == 401
     assert secured.create_run(workspace, reviewer=False)["status"] == "PENDING"
-    assert "s3cret-token" not in secured.log()
+    assert "s3cret-token" not in secured.log_text()
 
 
 def test_health_and_metrics(daemon: Loopd):
