@@ -44,7 +44,7 @@ def admit(runtime: Runtime, body: CreateRun) -> Run:
     loaded = _config(workspace, body)
     config = loaded.config
     inputs = resolve_run_inputs(workspace, body.spec_path, body.plan_path, config.plans_dir)
-    name, source = _name(body, config, inputs.spec_path, workspace)
+    name, source = _name(body, config, inputs.spec_path, runtime.settings.data_dir / "naming")
     run_id = new_run_id()
     merge_target = config.merge_target_branch or None
     fields: dict[str, Any] = {
@@ -110,13 +110,13 @@ def _config(workspace: Path, body: CreateRun) -> LoadedConfig:
     return load_config(workspace, config_file=config_file, overrides=overrides, environ={})
 
 
-def _name(body: CreateRun, config: Any, spec_path: Path, workspace: Path) -> tuple[str, NameSource]:
+def _name(body: CreateRun, config: Any, spec_path: Path, scratch: Path) -> tuple[str, NameSource]:
     if body.name is not None:
         name = sanitize_run_name(body.name)
         return name, body.name_source or NameSource.USER
     if body.name_source is NameSource.SPEC_SLUG:
         return spec_slug(spec_path), NameSource.SPEC_SLUG
-    return choose_name(config, spec_path, workspace)
+    return choose_name(config, spec_path, scratch)
 
 
 __all__ = ["admit", "new_run_id", "uuid"]

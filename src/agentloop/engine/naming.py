@@ -20,7 +20,9 @@ _PROMPT = (
 )
 
 
-def choose_name(config: Config, spec_path: Path, workspace: Path) -> tuple[str, NameSource]:
+def choose_name(config: Config, spec_path: Path, scratch: Path) -> tuple[str, NameSource]:
+    """``scratch`` is where the naming call runs: never the user's checkout, since an agent
+    CLI asked for a label could still edit files where it stands."""
     fallback = spec_slug(spec_path)
     if config.run_naming_mode is not NamingMode.HAIKU or config.agent.value != "claude":
         return fallback, NameSource.SPEC_SLUG
@@ -28,21 +30,22 @@ def choose_name(config: Config, spec_path: Path, workspace: Path) -> tuple[str, 
     if shutil.which(binary) is None:
         return fallback, NameSource.SPEC_SLUG
     try:
-        label = _ask(binary, config.run_naming_model, spec_path, workspace)
+        scratch.mkdir(parents=True, exist_ok=True)
+        label = _ask(binary, config.run_naming_model, spec_path, scratch)
         return sanitize_run_name(label), NameSource.HAIKU
     except Exception as exc:
         _log.info("run naming fell back to the spec slug: %s", exc)
         return fallback, NameSource.SPEC_SLUG
 
 
-def _ask(binary: str, model: str, spec_path: Path, workspace: Path) -> str:
+def _ask(binary: str, model: str, spec_path: Path, cwd: Path) -> str:
     from agentloop.agents.process import run_command
 
     spec = spec_path.read_text(encoding="utf-8", errors="replace")[:4000]
     lines: list[str] = []
     result = run_command(
         [binary, "-p", "--model", model, "--output-format", "text"],
-        cwd=workspace,
+        cwd=cwd,
         env={k: v for k, v in os.environ.items() if k not in {"LOOPD_AUTH_TOKEN"}},
         timeout=NAMING_TIMEOUT_SEC,
         on_line=lines.append,

@@ -129,3 +129,28 @@ def test_a_usage_limit_switches_to_a_fallback_agent(daemon: Loopd, workspace: Pa
     done = daemon.wait_status(run["id"], "COMPLETED", timeout=60)
     assert done["tasks_done"] == 3
     assert "RUN_PAUSED" not in event_types(daemon, run["id"])
+
+
+def test_haiku_naming_asks_the_agent_cli_for_a_label(daemon: Loopd, workspace: Path):
+    run = daemon.create_run(workspace, agent="claude", model="opus", reviewer=False)
+    assert run["name"] == "Tidy Greeting Module" and run["name_source"] == "haiku"
+    assert daemon.wait_status(run["id"], "COMPLETED")["worktree"]["run_branch"] == (
+        "run/tidy-greeting-module"
+    )
+
+
+def test_naming_falls_back_to_the_spec_slug(tmp_path: Path):
+    import os
+
+    from standins import standin_env
+
+    loopd = Loopd(
+        tmp_path / "data", env=standin_env(base={"PATH": os.environ["PATH"]}, STANDIN_LABEL="fail")
+    ).start()
+    try:
+        workspace = make_workspace(tmp_path)
+        run = loopd.create_run(workspace, agent="claude", model="opus")
+        assert run["name"] == "demo" and run["name_source"] == "spec_slug"
+        loopd.request("POST", f"/runs/{run['id']}/cancel")
+    finally:
+        loopd.stop()
