@@ -12,6 +12,7 @@ from agentloop import __version__
 from agentloop.api.auth import BearerAuth
 from agentloop.api.errors import install_error_handlers
 from agentloop.api.routes_live import router as live_router
+from agentloop.api.routes_review import router as review_router
 from agentloop.api.routes_runs import router as runs_router
 from agentloop.api.routes_stream import router as stream_router
 from agentloop.api.routes_system import router as system_router
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(runs_router)
     app.include_router(stream_router)
     app.include_router(live_router)
+    app.include_router(review_router)
     _mount_dashboard(app)
     app.add_middleware(BearerAuth, token=runtime.settings.auth_token)
     return app

@@ -33,6 +33,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     k: v for k, v in _ERRORS.items() if k in (400, 401, 404, 422)
 }
+MAX_OFFSET = 2**63 - 1
+"""The largest OFFSET the databases take (a 64-bit signed integer); more was a 500."""
 
 
 @router.post("/runs", status_code=201, response_model=RunEnvelope, responses=_ERRORS)
@@ -47,7 +49,7 @@ def list_runs(
     workspace_root: str | None = None,
     status: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RunList:
     statuses = _parse_statuses(status)
     runs, total = runtime_of(request).store.list_runs(
@@ -111,7 +113,7 @@ for _action in ("pause", "resume", "cancel", "retry", "reset"):
     )
 
 
-@router.get("/runs/{run_id}/diff", response_model=RunDiff, responses=_READ_ERRORS)
+@router.get("/runs/{run_id}/diff", response_model=RunDiff, responses=_ERRORS)
 def get_diff(run_id: str, request: Request) -> RunDiff:
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)

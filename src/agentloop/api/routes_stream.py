@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +21,7 @@ from agentloop.api.deps import runtime_of
 from agentloop.api.schemas import ErrorBody
 from agentloop.core.errors import InvalidInput
 from agentloop.core.models import Event, OutputLine
-from agentloop.store.follow import follow_events, follow_output
+from agentloop.store.follow import follow_events_batches, follow_output_batches
 
 router = APIRouter(tags=["streams"])
 
@@ -67,27 +68,53 @@ def _output_frame(item: OutputLine) -> dict[str, str]:
 
 async def _history(
     read: Callable[[str, int, int], Sequence[Any]], run_id: str, after: int
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[Sequence[Any]]:
     """What is stored after ``after``, page by page, then the end of the stream."""
     while True:
         page = await run_in_threadpool(read, run_id, after, REPLAY_PAGE)
-        for item in page:
-            yield item
-            after = item.seq
+        if page:
+            yield page
+            after = page[-1].seq
         if len(page) < REPLAY_PAGE:
             return
 
 
+class _EncodedFrames:
+    """Encoded frames of committed items, shared by every subscriber: a run's item is
+    encoded once, not once per subscriber (an item never changes once committed). Used on
+    the event loop only; the oldest entries go first once ``size`` are kept."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._frames: dict[tuple[str, str, int], bytes] = {}
+
+    def get(self, kind: str, item: Event | OutputLine, frame: Callable[[Any], Any]) -> bytes:
+        key = (kind, item.run_id, item.seq)
+        encoded = self._frames.get(key)
+        if encoded is None:
+            encoded = ServerSentEvent(**frame(item)).encode()
+            self._frames[key] = encoded
+            if len(self._frames) > self._size:
+                del self._frames[next(iter(self._frames))]
+        return encoded
+
+
+_ENCODED = _EncodedFrames()
+
+
 async def _until_disconnect(
-    request: Request, items: AsyncIterator[Any], frame: Any
-) -> AsyncIterator[dict[str, str]]:
+    request: Request, batches: AsyncIterator[Sequence[Any]], frame: Callable[[Any], Any]
+) -> AsyncIterator[bytes]:
+    """Each batch of items as one chunk of frames: one socket write per batch, not per
+    item (a write per line is what 50 subscribers of a busy agent could not keep up with)."""
+    kind = frame.__name__
     try:
-        async for item in items:
+        async for batch in batches:
             if await request.is_disconnected():
                 return
-            yield frame(item)
+            yield b"".join(_ENCODED.get(kind, item, frame) for item in batch)
     finally:
-        await items.aclose()  # type: ignore[attr-defined]
+        await batches.aclose()  # type: ignore[attr-defined]
 
 
 @router.get("/runs/{run_id}/events", responses=_STREAM_RESPONSES, response_model=None)
@@ -103,7 +130,7 @@ async def stream_events(
     run = await run_in_threadpool(store.resolve_run, run_id)
     start = start_seq(after, last_event_id)
     items = (
-        follow_events(store, run.id, start)
+        follow_events_batches(store, run.id, start)
         if follow
         else _history(store.events_after, run.id, start)
     )
@@ -123,7 +150,7 @@ async def stream_output(
     run = await run_in_threadpool(store.resolve_run, run_id)
     start = start_seq(after, last_event_id)
     items = (
-        follow_output(store, run.id, start)
+        follow_output_batches(store, run.id, start)
         if follow
         else _history(store.output_after, run.id, start)
     )

@@ -175,16 +175,32 @@ export class EventStream {
     }
   }
 
+  /**
+   * For an ended stream: read what was stored since (`?follow=false`), e.g. the events
+   * that follow a run's terminal one (worktree removal, postmortem).
+   */
+  async catchUp() {
+    if (this.running || !this.controller || this.catchingUp) return;
+    this.catchingUp = true;
+    try {
+      await this.readOnce(this.controller.signal, { follow: "false" }, false);
+    } catch {
+      /* the next catch-up, or a resumed stream, gets it */
+    } finally {
+      this.catchingUp = false;
+    }
+  }
+
   /** Read the stream until it ends: true when the server closed it normally. */
-  async readOnce(signal) {
+  async readOnce(signal, query = {}, announce = true) {
     const headers = authHeaders({ Accept: "text/event-stream" });
     if (this.lastEventId) headers.set("Last-Event-ID", this.lastEventId);
-    const response = await fetch(apiUrl(this.path), { headers, signal, cache: "no-store" });
+    const response = await fetch(apiUrl(this.path, query), { headers, signal, cache: "no-store" });
     if (!response.ok) {
       const body = await response.json().catch(() => null);
       throw new ApiError(response.status, (body && body.error) || response.statusText, body);
     }
-    this.onState("open");
+    if (announce) this.onState("open");
     const parser = new EventStreamParser((message) => {
       if (message.lastEventId) this.lastEventId = message.lastEventId;
       this.onMessage(message);

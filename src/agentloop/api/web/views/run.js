@@ -29,6 +29,8 @@ export function mountRun(container, runId, ctx) {
   const error = h("p", { class: "form-error", role: "alert" });
   let diffLoaded = false;
   let run = null;
+  let lastEventSeq = 0; // a resumed stream and a catch-up read may overlap: show each once
+  let lastOutputSeq = 0;
 
   const tabs = createTabs(
     [
@@ -95,7 +97,8 @@ export function mountRun(container, runId, ctx) {
     shouldReconnect: runStillGoing,
     onMessage: (message) => {
       const event = parse(message.data);
-      if (!event || typeof event.seq !== "number") return;
+      if (!event || typeof event.seq !== "number" || event.seq <= lastEventSeq) return;
+      lastEventSeq = event.seq;
       events.add(event);
       refreshRun();
       if (event.event_type.startsWith("STEP_") || /^RUN_/.test(event.event_type)) refreshSteps();
@@ -112,7 +115,9 @@ export function mountRun(container, runId, ctx) {
     shouldReconnect: runStillGoing,
     onMessage: (message) => {
       const item = parse(message.data);
-      if (item && typeof item.line === "string") output.add(item);
+      if (!item || typeof item.line !== "string" || item.seq <= lastOutputSeq) return;
+      lastOutputSeq = item.seq;
+      output.add(item);
     },
   });
 
@@ -136,6 +141,8 @@ export function mountRun(container, runId, ctx) {
       if (document.visibilityState !== "visible") return;
       refreshRun();
       refreshSteps();
+      eventStream.catchUp(); // no-ops unless the stream has ended
+      outputStream.catchUp();
     }, SAFETY_POLL_MS),
   ];
 
