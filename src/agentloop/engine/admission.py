@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from agentloop.api.schemas import CreateRun
-from agentloop.core.config import ALIASES, KEYS, LoadedConfig, load_config
-from agentloop.core.errors import InvalidInput
+from agentloop.core.config import ALIASES, KEYS, Config, LoadedConfig, load_config
+from agentloop.core.errors import InvalidInput, PathEscapeError
 from agentloop.core.models import Run
 from agentloop.core.names import sanitize_run_name, spec_slug
 from agentloop.core.types import NameSource
-from agentloop.core.workspace import ensure_within, resolve_run_inputs
+from agentloop.core.workspace import CONFIG_FILE, PROMPT_FILE, ensure_within, resolve_run_inputs
 from agentloop.engine.naming import choose_name
 from agentloop.engine.runtime import Runtime
 from agentloop.vcs.git import Git
@@ -43,6 +43,7 @@ def admit(runtime: Runtime, body: CreateRun) -> Run:
     workspace = _workspace(body.workspace_root)
     loaded = _config(workspace, body)
     config = loaded.config
+    _check_paths(workspace, config)
     inputs = resolve_run_inputs(workspace, body.spec_path, body.plan_path, config.plans_dir)
     name, source = _name(body, config, inputs.spec_path, runtime.settings.data_dir / "naming")
     run_id = new_run_id()
@@ -98,6 +99,8 @@ def _config(workspace: Path, body: CreateRun) -> LoadedConfig:
         if value is not None:
             overrides[key] = value.value if hasattr(value, "value") else value
     config_file = None
+    if (workspace / CONFIG_FILE).exists():
+        _inside(workspace, CONFIG_FILE, CONFIG_FILE)
     if body.config_path:
         config_file = ensure_within(
             Path(body.config_path)
@@ -108,6 +111,29 @@ def _config(workspace: Path, body: CreateRun) -> LoadedConfig:
         if not config_file.is_file():
             raise InvalidInput(f"config_path {body.config_path!r} is not a file")
     return load_config(workspace, config_file=config_file, overrides=overrides, environ={})
+
+
+def _check_paths(workspace: Path, config: Config) -> None:
+    """SPEC 17: nothing outside the workspace is read or written for a client. The run dir
+    (``log_dir``), the instructions read into the prompt (``prompt_file``, else
+    ``.loop/prompt.txt``) and the files the prompt sends the agent to (``context_files``)
+    must resolve inside the workspace, symlinks followed. ``global_log_dir`` may be anywhere
+    (it is where the user keeps the mirrored run dirs, SPEC 13) but must be absolute: a
+    relative one would land in whatever directory the daemon was started from."""
+    _inside(workspace, "log_dir", config.log_dir)
+    _inside(workspace, "prompt_file", config.prompt_file or PROMPT_FILE)
+    for path in config.context_files:
+        _inside(workspace, "context_files", path)
+    mirror = config.global_log_dir
+    if mirror and not Path(mirror).expanduser().is_absolute():
+        raise InvalidInput(f"global_log_dir {mirror!r} must be an absolute path")
+
+
+def _inside(workspace: Path, key: str, path: str) -> None:
+    try:
+        ensure_within(path, workspace)
+    except PathEscapeError as exc:
+        raise InvalidInput(f"{key} {path!r} is outside the workspace {str(workspace)!r}") from exc
 
 
 def _name(body: CreateRun, config: Any, spec_path: Path, scratch: Path) -> tuple[str, NameSource]:

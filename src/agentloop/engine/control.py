@@ -48,10 +48,16 @@ def pause(runtime: Runtime, run_id: str) -> None:
         if status not in ACTIVE:
             raise _refuse(status, "pause")
         _stop_workflow(runtime, run_id)
-        Recorder(ctx).event(
+        recorder = Recorder(ctx)
+        key = f"paused:user:{_control_seq(ctx)}"
+        # The interrupted step runs again on resume: a new epoch makes that a new, recorded
+        # attempt instead of a replay whose events are already stored.
+        ctx.state.epoch += 1
+        recorder.event(
             EventType.RUN_PAUSED,
-            f"paused:user:{_control_seq(ctx)}",
+            key,
             run={"status": RunStatus.PAUSED.value, "reason": "paused", "phase": None},
+            state=True,
             reason="user",
         )
         runtime.store.cancel_open_steps(run_id)

@@ -7,6 +7,7 @@ transaction as the event that explains the change.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from agentloop.core.models import Event
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.store.changes import NewEvent
+
+ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
 def now_ms() -> int:
@@ -61,6 +64,7 @@ class Recorder:
         run: dict[str, Any] | None = None,
         step: dict[str, Any] | None = None,
         state: bool = False,
+        expect: frozenset[RunStatus] | None = None,
         **payload: Any,
     ) -> Event | None:
         """Append one event of ``of_step``; ``run``/``step`` are the projection changes it
@@ -68,6 +72,7 @@ class Recorder:
 
         ``state=True`` saves the context's engine state in the same transaction.
         """
+        self._unless_draining()
         changes = dict(run or {})
         if state:
             changes["state"] = self.ctx.state.to_json()
@@ -78,6 +83,7 @@ class Recorder:
             key=self.ctx.key(suffix),
             run_changes=changes or None,
             step=step,
+            expect_status=expect,
         )
         if self._batch is not None:
             self._batch.append(new)
@@ -87,7 +93,18 @@ class Recorder:
 
     def save_state(self, **run: Any) -> None:
         """Persist the engine state (and run columns) without an event."""
+        self._unless_draining()
         self.ctx.store.update_run(self.ctx.run_id, state=self.ctx.state.to_json(), **run)
+
+    def _unless_draining(self) -> None:
+        """Once the daemon drains (SIGTERM), a step's outcome is the drain's doing: its agent
+        or command was killed. Recording it would stick: the step runs again on the next
+        start, but its replayed events carry the same idempotency keys, so a false
+        STEP_FINISHED (CANCELED, exit 143) or VERIFICATION_FAILED would stand in for the real
+        ones. So nothing is written from here on; the thread waits for the process to exit,
+        leaving the step unfinished (as ``phases.guard`` does once the step returns)."""
+        if self.ctx.runtime.shutting_down:
+            threading.Event().wait()
 
     # -- steps ------------------------------------------------------------------------------
     def start_step(
@@ -95,11 +112,9 @@ class Recorder:
     ) -> StepHandle:
         step_id = self.ctx.step_id(phase.value, iteration)
         handle = StepHandle(step_id, phase, iteration, attempt, now_ms(), output_path)
-        run_changes: dict[str, Any] = {"phase": phase.value}
+        run_changes: dict[str, Any] = {"phase": phase.value, "status": RunStatus.RUNNING.value}
         if phase in (Phase.IMPLEMENTATION, Phase.REVIEW, Phase.VERIFICATION):
             run_changes["iteration"] = iteration
-        if self.ctx.run.status is RunStatus.PENDING:
-            run_changes["status"] = RunStatus.RUNNING.value
         self.event(
             EventType.STEP_STARTED,
             f"start:{phase.value}:{iteration}",
@@ -118,6 +133,9 @@ class Recorder:
             phase=phase.value,
             attempt=attempt,
             iteration=iteration,
+            # A run paused or canceled since this step loaded it must not become RUNNING
+            # again: the store refuses (Conflict) and the step stops.
+            expect=ACTIVE_STATUSES,
         )
         return handle
 

@@ -4,6 +4,7 @@ retry notices as events."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from agentloop.artifacts.tee import TeeLog
@@ -35,12 +36,15 @@ class EngineSink:
     def output(self, line: str) -> None:
         with self._lock:
             self.log.write_line(line)
-        self._batcher.add(
-            line,
-            step_id=self.handle.step_id,
-            phase=self.handle.phase,
-            iteration=self.handle.iteration,
-        )
+        # A run canceled while its agent is being stopped has closed its live stream: the
+        # line is in the log file all the same.
+        with contextlib.suppress(RuntimeError):
+            self._batcher.add(
+                line,
+                step_id=self.handle.step_id,
+                phase=self.handle.phase,
+                iteration=self.handle.iteration,
+            )
 
     def raw_event(self, line: str) -> None:
         if self.events_log is not None:

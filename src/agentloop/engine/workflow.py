@@ -11,7 +11,7 @@ from typing import Any
 
 from dbos import DBOS
 
-from agentloop.engine import phases
+from agentloop.engine import phases, postmortem
 from agentloop.engine.runtime import WORKFLOW_NAME
 
 Outcome = dict[str, Any]
@@ -102,6 +102,7 @@ def run_workflow(run_id: str) -> str:
             outcome = {"status": "FAILED", "reason": merged["reason"]}
     finished = finish_step(run_id, outcome["status"], outcome.get("reason"))
     after_finish_step(run_id)
+    postmortem.start_after_finish(run_id)
     return str(finished.get("status", outcome["status"]))
 
 

@@ -85,9 +85,32 @@ def test_pause_stops_the_agent_and_resume_continues_to_completion(daemon: Loopd,
     assert daemon.request("POST", f"/runs/{run['id']}/resume").status_code == 204
     done = daemon.wait_status(run["id"], "COMPLETED", timeout=60)
     assert done["tasks_done"] == 3
-    types = [e["event_type"] for e in assert_history_consistent_loose(daemon, run["id"])]
+    events = assert_history_consistent_loose(daemon, run["id"])
+    types = [e["event_type"] for e in events]
     assert "RUN_PAUSED" in types and "RUN_RESUMED" in types
     assert daemon.request("POST", f"/runs/{run['id']}/resume").status_code == 409
+
+
+def test_a_step_interrupted_by_pause_runs_again_as_a_recorded_attempt(
+    daemon: Loopd, workspace: Path
+):
+    run = daemon.create_run(workspace, model="hang=1", reviewer=False)
+    daemon.wait_for(lambda: daemon.run(run["id"])["iteration"] >= 1, what="iteration 1")
+    assert daemon.request("POST", f"/runs/{run['id']}/pause").status_code == 204
+    daemon.wait_status(run["id"], "PAUSED")
+    assert daemon.request("POST", f"/runs/{run['id']}/resume").status_code == 204
+    daemon.wait_status(run["id"], "RUNNING", timeout=20)
+
+    def attempts() -> list[dict]:
+        return [s for s in daemon.steps(run["id"]) if s["phase"] == "implementation"]
+
+    daemon.wait_for(lambda: len(attempts()) == 2, what="the second attempt")
+    assert [s["status"] for s in attempts()] == ["CANCELED", "IN_PROGRESS"]
+    events = assert_history_consistent_loose(daemon, run["id"])
+    types = [e["event_type"] for e in events]
+    assert types.count("STEP_STARTED") == 2
+    assert types.index("RUN_RESUMED") < len(types) - 1 - types[::-1].index("STEP_STARTED")
+    assert daemon.request("POST", f"/runs/{run['id']}/cancel").status_code == 204
 
 
 def assert_history_consistent_loose(daemon: Loopd, run_id: str) -> list[dict]:

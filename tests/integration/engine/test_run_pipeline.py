@@ -32,7 +32,8 @@ def test_multi_task_run_reviews_verifies_and_squash_merges(daemon: Loopd, worksp
     assert_gap_free(events)
     types = [e["event_type"] for e in events]
     assert types[0] == "RUN_CREATED" and types.count("RUN_COMPLETED") == 1
-    assert types[types.index("RUN_COMPLETED") + 1 :] in ([], ["WORKTREE_REMOVED"])
+    after_end = [t for t in types[types.index("RUN_COMPLETED") + 1 :] if t != "WORKTREE_REMOVED"]
+    assert after_end in ([], ["POSTMORTEM_START"], ["POSTMORTEM_START", "POSTMORTEM_END"])
     assert "MERGE_COMPLETED" in types
     phases = {(s["phase"], s["iteration"]) for s in daemon.steps(run["id"])}
     for iteration in (1, 2, 3):

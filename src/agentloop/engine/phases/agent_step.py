@@ -14,12 +14,12 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentloop.agents import AgentRequest, AgentResult, RetryPolicy, get_agent, run_with_retries
 from agentloop.agents.process import kill_stale_group
 from agentloop.core.completion import completion_status
-from agentloop.core.errors import NotFound
 from agentloop.core.plan import Plan, read_plan
 from agentloop.core.types import EventType, Phase, StepStatus
 from agentloop.engine.context import RunContext
@@ -99,8 +99,7 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     if held:
         return {"usage_limit": True, **held}
     recorder = Recorder(ctx)
-    step_id = ctx.step_id(phase.value, iteration)
-    _recover_previous_attempt(ctx, step_id, worktree)
+    _recover_interrupted_attempt(ctx, phase, iteration, worktree)
     log_name, events_name = log_names(phase, iteration)
     files = RunFiles(ctx)
     handle = recorder.start_step(phase, iteration, output_path=str(files.path(log_name)))
@@ -153,15 +152,25 @@ def _record_retry(
     )
 
 
-def _recover_previous_attempt(ctx: RunContext, step_id: str, worktree: Any) -> None:
-    """A step running again after a crash: stop the old agent, drop its uncommitted edits."""
-    try:
-        ctx.store.get_step(step_id)
-    except NotFound:
+def _recover_interrupted_attempt(
+    ctx: RunContext, phase: Phase, iteration: int, worktree: Path
+) -> None:
+    """An attempt of this step was interrupted (the daemon died, or the run was paused):
+    stop its agent if it outlived us, and drop its uncommitted edits so the agent starts
+    clean. Edits left by a step that finished are kept: the next iteration may commit them."""
+    interrupted = [
+        step
+        for step in ctx.store.list_steps(ctx.run_id)
+        if step.phase is phase
+        and step.iteration == iteration
+        and step.status in (StepStatus.IN_PROGRESS, StepStatus.CANCELED)
+    ]
+    if not interrupted:
         return
-    leftover = ctx.store.step_process(step_id)
-    if leftover is not None and leftover.pgid:
-        kill_stale_group(int(leftover.pgid), float(leftover.proc_start_time or 0))
+    for step in interrupted:
+        leftover = ctx.store.step_process(step.id)
+        if leftover is not None and leftover.pgid:
+            kill_stale_group(int(leftover.pgid), float(leftover.proc_start_time or 0))
     git = Git(worktree)
     git.run("reset", "--hard", "--quiet", "HEAD", check=False)
     git.run("clean", "-fd", "--quiet", check=False)
@@ -200,8 +209,6 @@ def _in_worktree(ctx: RunContext, path: str) -> str:
     if worktree is None:
         return path
     try:
-        from pathlib import Path
-
         return str(worktree / Path(path).relative_to(ctx.workspace))
     except ValueError:
         return path
@@ -239,7 +246,9 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
         cost_usd=result.cost_usd or 0.0,
         message=result.message or _first_line(result.final_text),
         run=run_changes,
-        state=True,
+        # An interrupted step leaves the engine state to whoever interrupted it: a pause has
+        # just started a new epoch, which this step's stale copy must not overwrite.
+        state=status is not StepStatus.CANCELED,
         agent_ms=round(ran.agent_ms, 3),
     )
     return outcome

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agentloop.core.errors import AgentloopError
+from agentloop.core.errors import AgentloopError, Conflict
 from agentloop.core.types import RunStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
@@ -31,6 +31,9 @@ def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
     try:
         restore_worktree(ctx)
         outcome = phase(ctx, *args)
+    except Conflict as exc:
+        # The run was paused or canceled while this step started: stop quietly.
+        outcome = {"stop": True, "status": str(exc.facts.get("current_status"))}
     except AgentloopError as exc:
         _log.warning("run %s: %s failed: %s", run_id, phase.__name__, exc)
         outcome = {"failed": True, "reason": str(exc)}

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentloop.core.errors import MergeConflictError, MergeVerificationError
-from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.core.errors import GitError, MergeConflictError, MergeVerificationError
+from agentloop.core.types import EventType, MergeStrategy, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.verifier import run_verification
-from agentloop.vcs.merge import VerifyOutcome, merge_run
+from agentloop.vcs.merge import MergeResult, VerifyOutcome, merge_run
 
 VERIFY_MERGE_LOG = "verify-merge.log"
 
@@ -24,22 +24,8 @@ def merge(ctx: RunContext) -> Outcome:
         return {}
     recorder = Recorder(ctx)
     handle = recorder.start_step(Phase.MERGE, ctx.run.iteration)
-    files = RunFiles(ctx)
-    verify = None
-    if ctx.config.verify_cmds and ctx.config.verify_merge:
-        verify = _merged_tree_verifier(ctx, files)
     try:
-        result = merge_run(
-            ctx.workspace,
-            run_id=ctx.run_id,
-            run_branch=info.run_branch,
-            target=target,
-            base=info.base_branch or "main",
-            strategy=info.merge_strategy,
-            message=_message(ctx),
-            verify=verify,
-            tmp_parent=ctx.runtime.settings.data_dir / "tmp",
-        )
+        result = merge_into(ctx, target, info.merge_strategy)
     except MergeConflictError as exc:
         recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
         return {"failed": True, "reason": "merge_conflict"}
@@ -59,6 +45,30 @@ def merge(ctx: RunContext) -> Outcome:
     )
     recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, message=result.commit)
     return {"commit": result.commit}
+
+
+def merge_into(ctx: RunContext, target: str, strategy: MergeStrategy) -> MergeResult:
+    """Merge the run branch into ``target`` (verifying the merged tree when the run's config
+    asks for it): the one merge of the engine's merge phase and of ``POST /runs/{id}/merge``.
+
+    Raises what :func:`merge_run` raises (conflict, failed verification, git errors)."""
+    info = ctx.run.worktree
+    if not info.run_branch:
+        raise GitError("the run has no branch to merge", args=["merge"])
+    verify = None
+    if ctx.config.verify_cmds and ctx.config.verify_merge:
+        verify = _merged_tree_verifier(ctx, RunFiles(ctx))
+    return merge_run(
+        ctx.workspace,
+        run_id=ctx.run_id,
+        run_branch=info.run_branch,
+        target=target,
+        base=info.base_branch or "main",
+        strategy=strategy,
+        message=_message(ctx),
+        verify=verify,
+        tmp_parent=ctx.runtime.settings.data_dir / "tmp",
+    )
 
 
 def _merged_tree_verifier(ctx: RunContext, files: RunFiles):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.prompting import write_initial_prompt
 from agentloop.engine.recorder import Recorder
+from agentloop.engine.repo_lock import prepare_lock
 from agentloop.vcs.branches import unique_branch
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
@@ -24,6 +25,11 @@ from agentloop.vcs.worktree import refuse_dirty
 
 
 def prepare(ctx: RunContext) -> Outcome:
+    with prepare_lock(ctx.workspace):  # runs of one workspace must not pick the same branch
+        return _prepare(ctx)
+
+
+def _prepare(ctx: RunContext) -> Outcome:
     config = ctx.config
     workspace = ctx.workspace
     recorder = Recorder(ctx)
