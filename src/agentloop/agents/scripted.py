@@ -33,6 +33,12 @@ default ``opus``) mean default behaviour; otherwise ``;``-separated ``key=value`
   Error: 529 Overloaded``) / crash (exit 1) without touching anything.
 - ``permanent=1``: every call fails permanently (``Not logged in · Please run /login``).
 - ``cost=USD``: the cost reported per call (default 0).
+- ``postmortem_delay=SEC``: sleep first when writing a postmortem.
+
+Postmortem prompt (its opening paragraph says "You are writing a postmortem"): it changes
+nothing and answers a short Markdown summary made of the prompt's ``Run:`` and
+``Outcome:`` lines and its counts of watchdog signals and failures; the other knobs do not
+apply (only ``postmortem_delay``).
 
 "Per run" counters live in a small JSON file in the worktree's git dir (never committed),
 keyed by run id.
@@ -53,6 +59,7 @@ from agentloop.agents.process import run_command, watch_owner
 from agentloop.core.completion import COMPLETION_TOKEN
 from agentloop.core.errors import AgentloopError, ConfigError
 from agentloop.core.plan import Task, TaskState, mark_task, parse_plan, read_plan_text
+from agentloop.core.postmortem_prompt import is_postmortem_prompt
 
 __all__ = ["Knobs", "ScriptedAgent", "is_review_prompt", "parse_knobs"]
 
@@ -78,6 +85,7 @@ class Knobs:
     crash: int = 0
     permanent: bool = False
     cost: float = 0.0
+    postmortem_delay: float = 0.0
 
 
 def parse_knobs(model: str) -> Knobs:
@@ -130,6 +138,10 @@ class ScriptedAgent:
 
     def _run(self, step: _Step, knobs: Knobs) -> AgentResult:
         request = step.request
+        if is_postmortem_prompt(request.prompt):
+            if knobs.postmortem_delay and not step.sleep(knobs.postmortem_delay):
+                return step.interrupted()
+            return step.answered(_postmortem(request.prompt), knobs.cost)
         if knobs.delay and not step.sleep(knobs.delay):
             return step.interrupted()
         if knobs.hang:
@@ -282,6 +294,35 @@ def _review(step: _Step, plan_path: Path, reject: bool) -> str:
     if task is not None and waiting:
         return f"Reviewed {_name(task)}. {waiting} awaiting review."
     return "Review complete. Returning to implementation."
+
+
+def _postmortem(prompt: str) -> str:
+    """A deterministic postmortem: the prompt's own facts, restated."""
+    facts: dict[str, str] = {}
+    for line in prompt.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in ("Run", "Outcome", "Iterations") and key not in facts:
+            facts[key] = value.strip()
+    counts: dict[str, int] = {}
+    for title in ("Watchdog signals", "Failed steps and verifications"):
+        match = re.search(rf"^{title} \((\d+)", prompt, re.M)
+        counts[title] = int(match.group(1)) if match else 0
+    return "\n".join(
+        [
+            "# Postmortem (scripted)",
+            "",
+            "## What happened",
+            f"Run {facts.get('Run', '?')} ended {facts.get('Outcome', '?')}.",
+            f"Iterations: {facts.get('Iterations', '?')}.",
+            "",
+            "## Why",
+            f"Watchdog signals: {counts['Watchdog signals']}; failed steps and "
+            f"verifications: {counts['Failed steps and verifications']}.",
+            "",
+            "## Next time",
+            "The scripted agent does not analyse; read the run's logs for the details.",
+        ]
+    )
 
 
 def _commit(step: _Step, message: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentloop.api.deps import runtime_of
 from agentloop.api.errors import error_body
@@ -32,7 +32,17 @@ router = APIRouter(tags=["review"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 422)
 }
-_BRANCH = Field(default=None, min_length=1, max_length=255)
+
+
+def _branch() -> Any:
+    return Field(default=None, min_length=1, max_length=255)
+
+
+def _no_nul(value: str | None) -> str | None:
+    """A NUL byte cannot reach a command line (git, gh): refuse it as bad input."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
 
 
 class MergeBody(BaseModel):
@@ -40,16 +50,26 @@ class MergeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    target: str | None = _BRANCH
+    target: str | None = _branch()
     strategy: Literal["squash", "merge"] | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return _no_nul(value)
 
 
 class PullRequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base: str | None = _BRANCH
+    base: str | None = _branch()
     title: str | None = Field(default=None, min_length=1, max_length=256)
     draft: bool = False
+
+    @field_validator("base", "title")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return _no_nul(value)
 
 
 class PostmortemState(BaseModel):

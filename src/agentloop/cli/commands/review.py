@@ -34,11 +34,21 @@ class ReviewResult:
         if isinstance(self.answer, dict):
             inner = self.answer.get("run")
             nested: dict[str, Any] = inner if isinstance(inner, dict) else {}
-            facts = {k: v for k, v in self.answer.items() if k != "run"}
+            facts: dict[str, Any] = {}
+            for key, value in self.answer.items():
+                if key == "run":
+                    continue
+                if isinstance(value, dict):  # e.g. {"postmortem": {"status": ...}}
+                    facts.update({k: v for k, v in value.items() if k not in facts})
+                else:
+                    facts[key] = value
+            text = facts.pop("text", None)  # the postmortem itself: shown as a block
             for key in ("pr_url", "merge_commit", "review_status", "status"):
                 if nested.get(key) and key not in facts:
                     facts[key] = nested[key]
             lines = [head + ":"] + [f"  {k}: {_text(v)}" for k, v in facts.items() if v is not None]
+            if isinstance(text, str) and text.strip():
+                lines += ["", text.rstrip("\n")]
             return "\n".join(lines) if len(lines) > 1 else head
         if isinstance(self.answer, str) and self.answer:
             return f"{head}:\n{self.answer}"
