@@ -1,7 +1,11 @@
 """The one supervised-subprocess helper: every agent CLI and verify command starts here.
 
 A child runs in its own session and process group, with a parent-death signal
-(``PR_SET_PDEATHSIG`` = SIGKILL) so it dies with the thread that spawned it. That thread is
+(``PR_SET_PDEATHSIG`` = SIGKILL) so it dies with the thread that spawned it. The signal is
+armed by ``setpriv --pdeathsig KILL`` exec'ing the command, so the daemon can spawn with
+vfork: a ``preexec_fn`` forces a full fork of the daemon, which cost 16-25 ms per command
+(every git call, agent and verify command) against about 1.5 ms this way. Without
+``setpriv`` the ``preexec_fn`` arms it. That thread is
 also the one that supervises it: :func:`run_process` blocks, streams output line by line to
 callbacks as it arrives, enforces the timeout and watches for cancellation.
 
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -138,6 +144,38 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
+@functools.cache
+def _pdeathsig_prefix() -> tuple[str, ...] | None:
+    """``setpriv --pdeathsig KILL --`` (util-linux >= 2.33), or None where it is missing."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    prefix = (setpriv, "--pdeathsig", "KILL", "--")
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return prefix if probe.returncode == 0 else None
+
+
+def _check_startable(
+    program: str, cwd: str | os.PathLike[str] | None, env: Mapping[str, str] | None
+) -> None:
+    """Raise what starting ``program`` directly would have: behind ``setpriv`` a missing
+    binary would only show as setpriv's exit status."""
+    if os.sep in program:
+        path = os.path.join(os.fspath(cwd) if cwd is not None else os.getcwd(), program)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return
+        reason = "Permission denied" if os.path.exists(path) else "No such file or directory"
+    else:
+        search = (env if env is not None else os.environ).get("PATH", os.defpath)
+        if shutil.which(program, path=search) is not None:
+            return
+        reason = "No such file or directory"
+    raise ProcessError(f"cannot start {program!r}: {reason}", argv=[program], cwd=str(cwd or ""))
+
+
 def _spawn(
     argv: Sequence[str],
     *,
@@ -150,16 +188,19 @@ def _spawn(
     thread is the parent as far as the signal goes: it must be the thread that waits."""
     if not argv:
         raise ProcessError("cannot start an empty command", argv=[])
+    prefix = _pdeathsig_prefix()
+    if prefix is not None:
+        _check_startable(str(argv[0]), cwd, env)
     try:
         return subprocess.Popen(
-            list(argv),
+            [*(prefix or ()), *argv],
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE if stdin_piped else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_child_setup(os.getpid()),
+            preexec_fn=None if prefix is not None else _child_setup(os.getpid()),
             close_fds=True,
         )
     except (OSError, subprocess.SubprocessError) as exc:

@@ -42,6 +42,8 @@ def install_error_handlers(app: FastAPI) -> None:
             extra["status"] = exc.facts.get("current_status")
         if isinstance(exc.facts.get("matches"), list):  # an ambiguous run reference
             extra["matches"] = exc.facts["matches"]
+        if isinstance(exc.facts.get("reason"), str):  # a refusal's one-word reason
+            extra["reason"] = exc.facts["reason"]
         return JSONResponse(error_body(exc.message, **extra), status_code=status_for(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -11,6 +11,7 @@ from agentloop.api.schemas import (
     ArtifactList,
     CreateRun,
     ErrorBody,
+    RemovedWorktrees,
     RunDiff,
     RunEnvelope,
     RunList,
@@ -123,3 +124,11 @@ def get_diff(run_id: str, request: Request) -> RunDiff:
 @router.get("/worktrees", response_model=Worktrees, responses=_READ_ERRORS)
 def list_worktrees(request: Request) -> Worktrees:
     return Worktrees(worktrees=review.list_worktrees(runtime_of(request)))
+
+
+@router.delete("/worktrees", response_model=RemovedWorktrees, responses=_READ_ERRORS)
+def delete_worktrees(request: Request, run_id: str | None = None) -> RemovedWorktrees:
+    """Remove the worktrees of ended runs (all of them, or ``run_id``'s); branches stay."""
+    return RemovedWorktrees.model_validate(
+        review.remove_finished_worktrees(runtime_of(request), run_id)
+    )

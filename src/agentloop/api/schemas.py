@@ -101,3 +101,8 @@ class RunDiff(BaseModel):
 
 class Worktrees(BaseModel):
     worktrees: list[dict[str, Any]]
+
+
+class RemovedWorktrees(BaseModel):
+    removed: list[dict[str, Any]]
+    kept: list[dict[str, Any]]

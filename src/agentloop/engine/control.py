@@ -110,6 +110,8 @@ def retry(runtime: Runtime, run_id: str) -> None:
             return
         if status not in {RunStatus.FAILED, RunStatus.CANCELED}:
             raise _refuse(status, "retry")
+        if ctx.run.review_status == "scrapped":
+            raise Conflict("cannot retry a scrapped run: its branch is gone", status.value)
         state = ctx.state
         failed_step = state.failed_step
         state.epoch += 1
