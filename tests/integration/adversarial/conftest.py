@@ -28,7 +28,7 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Loopd]:
     yield loopd
     loopd.stop()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        print(loopd.log())
+        print(loopd.log_text())
 
 
 @pytest.fixture
