@@ -53,13 +53,18 @@ def headline(result: dict[str, object]) -> str:
     return ", ".join(parts)
 
 
-def quote(results: list[dict[str, object]]) -> None:
+def load() -> str:
+    """How busy the machine was: figures from a busy one are noisy (1-minute load average)."""
+    return f"load {os.getloadavg()[0]:.2f} when it started"
+
+
+def quote(results: list[dict[str, object]], busy: str) -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
     if START not in text or END not in text:
         return
     rows = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}.",
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; {busy}.",
         "",
         "| benchmark | figures |",
         "| --- | --- |",
@@ -72,9 +77,10 @@ def quote(results: list[dict[str, object]]) -> None:
 
 def main() -> int:
     scripts = sorted((ROOT / "bench").glob("bench_*.py"))
+    busy = load()
     results = [run(script) for script in scripts]
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    quote(results)
+    quote(results, busy)
     failed = [r for r in results if "error" in r]
     return 1 if failed else 0
 
