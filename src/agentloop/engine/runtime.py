@@ -113,7 +113,9 @@ class Runtime:
         with self._interrupts_lock:
             batcher = self._batchers.get(run_id)
             if batcher is None:
-                batcher = self._batchers[run_id] = self.store.output_batcher(run_id)
+                # 10 ms batches: live output reaches SSE clients within a frame or two,
+                # at most a hundred small commits a second however fast the agent prints.
+                batcher = self._batchers[run_id] = self.store.output_batcher(run_id, max_delay=0.01)
             return batcher
 
     def release_run(self, run_id: str) -> None:

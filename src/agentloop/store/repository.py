@@ -30,6 +30,7 @@ from agentloop.core.types import (
     NameSource,
     Phase,
     RunStatus,
+    StepStatus,
 )
 from agentloop.store import events as events_sql
 from agentloop.store import output as output_sql
@@ -339,6 +340,13 @@ class Store:
         """Mark the run's queued/in-progress/retrying steps CANCELED (pause, cancel)."""
         with self._write(conn, "cancel open steps") as tx:
             return steps_sql.cancel_open_steps(tx, run_id, self.now_ms(), message)
+
+    def steps_of(
+        self, run_id: str, phase: Phase, iteration: int, statuses: Collection[StepStatus]
+    ) -> list[Step]:
+        """The run's steps of one phase and iteration in ``statuses`` (one indexed query)."""
+        with self._read(None, "read steps") as tx:
+            return steps_sql.steps_of(tx, run_id, phase, iteration, statuses)
 
     def list_steps(self, run_id: str) -> list[Step]:
         with self._read(None, "list steps") as tx:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from agentloop.core.errors import NotFound, StoreError
 from agentloop.core.models import Step
-from agentloop.core.types import StepStatus
+from agentloop.core.types import Phase, StepStatus
 from agentloop.store.changes import StepChange
 from agentloop.store.rows import clean_text, new_id, step_from_row
 from agentloop.store.schema import steps
@@ -65,6 +66,27 @@ def apply_step(conn: sa.Connection, run_id: str, change: StepChange, seq: int, n
         )
     )
     return step_id
+
+
+def steps_of(
+    conn: sa.Connection,
+    run_id: str,
+    phase: Phase,
+    iteration: int,
+    statuses: Collection[StepStatus],
+) -> list[Step]:
+    """The run's steps of one phase and iteration in the given statuses."""
+    query = (
+        sa.select(steps)
+        .where(
+            steps.c.run_id == run_id,
+            steps.c.phase == Phase(phase).value,
+            steps.c.iteration == iteration,
+            steps.c.status.in_([StepStatus(s).value for s in statuses]),
+        )
+        .order_by(steps.c.seq, steps.c.id)
+    )
+    return [step_from_row(row) for row in conn.execute(query).mappings()]
 
 
 def list_steps(conn: sa.Connection, run_id: str) -> list[Step]:

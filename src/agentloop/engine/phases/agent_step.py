@@ -158,13 +158,9 @@ def _recover_interrupted_attempt(
     """An attempt of this step was interrupted (the daemon died, or the run was paused):
     stop its agent if it outlived us, and drop its uncommitted edits so the agent starts
     clean. Edits left by a step that finished are kept: the next iteration may commit them."""
-    interrupted = [
-        step
-        for step in ctx.store.list_steps(ctx.run_id)
-        if step.phase is phase
-        and step.iteration == iteration
-        and step.status in (StepStatus.IN_PROGRESS, StepStatus.CANCELED)
-    ]
+    interrupted = ctx.store.steps_of(
+        ctx.run_id, phase, iteration, (StepStatus.IN_PROGRESS, StepStatus.CANCELED)
+    )
     if not interrupted:
         return
     for step in interrupted:
