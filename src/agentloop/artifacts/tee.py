@@ -30,14 +30,26 @@ class WrittenCopy:
 
 
 class TeeLog:
-    def __init__(self, run_dir: RunDir, name: str, *, tail_lines: int = TAIL_LINES) -> None:
+    """``lazy``: the files are created by the first line (a log most agents never write,
+    such as the raw events of an agent without a JSON protocol, then costs nothing)."""
+
+    def __init__(
+        self, run_dir: RunDir, name: str, *, tail_lines: int = TAIL_LINES, lazy: bool = False
+    ) -> None:
         self.name = name
+        self._run_dir = run_dir
         self._handles: list[tuple[ArtifactLocation, Path, IO[bytes]]] = []
+        self._opened = False
         self._hash = hashlib.sha256()
         self.size = 0
         self.lines = 0
         self.tail: deque[str] = deque(maxlen=tail_lines)
-        for location, path in run_dir.paths(name):
+        if not lazy:
+            self._open()
+
+    def _open(self) -> None:
+        self._opened = True
+        for location, path in self._run_dir.paths(self.name):
             with os_errors(path, "open"):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 existing = path.read_bytes() if path.exists() else b""
@@ -48,6 +60,8 @@ class TeeLog:
             self._handles.append((location, path, handle))
 
     def write_line(self, line: str) -> None:
+        if not self._opened:
+            self._open()
         data = (line + "\n").encode("utf-8", "replace")
         for _, path, handle in self._handles:
             with os_errors(path, "write"):

@@ -30,8 +30,8 @@ class RunContext:
     @classmethod
     def load(cls, run_id: str, step_key: int | None = None) -> RunContext:
         runtime = current()
-        run = runtime.store.get_run(run_id)
-        state = RunState.from_json(runtime.store.get_run_state(run_id))
+        run, state_json = runtime.store.get_run_with_state(run_id)
+        state = RunState.from_json(state_json)
         if step_key is None:
             step_key = _current_step_id()
         return cls(

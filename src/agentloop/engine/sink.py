@@ -28,7 +28,9 @@ class EngineSink:
         self.handle = handle
         self.files = RunFiles(ctx)
         self.log = TeeLog(self.files.run_dir, log_name)
-        self.events_log = TeeLog(self.files.run_dir, events_name) if events_name else None
+        self.events_log = (
+            TeeLog(self.files.run_dir, events_name, lazy=True) if events_name else None
+        )
         self._lock = threading.Lock()
         self._batcher = ctx.runtime.output_batcher(ctx.run_id)
         self._retries = 0

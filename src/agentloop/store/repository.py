@@ -40,7 +40,7 @@ from agentloop.store import steps as steps_sql
 from agentloop.store.bus import Bus
 from agentloop.store.changes import NewEvent, NewOutputLine, StepChange
 from agentloop.store.db import SQLITE_BEGIN_OPTION, translate_errors
-from agentloop.store.rows import clean_json, new_id
+from agentloop.store.rows import clean_json, new_id, run_from_row
 from agentloop.store.runs import RunCounters
 from agentloop.store.steps import StepProcess
 
@@ -188,6 +188,12 @@ class Store:
     def get_run(self, run_id: str, *, conn: sa.Connection | None = None) -> Run:
         with self._read(conn, "read a run") as tx:
             return runs_sql.get_run(tx, run_id)
+
+    def get_run_with_state(self, run_id: str) -> tuple[Run, dict[str, Any]]:
+        """The run and its engine bookkeeping JSON, from one read of its row."""
+        with self._read(None, "read a run") as tx:
+            row = runs_sql.run_row(tx, run_id)
+            return run_from_row(row), dict(row["state"] or {})
 
     def get_run_state(self, run_id: str, *, conn: sa.Connection | None = None) -> dict[str, Any]:
         """The engine's own bookkeeping JSON of a run (column ``state``)."""

@@ -97,7 +97,7 @@ def _decide(
 
 
 def _budget_exceeded(ctx: RunContext) -> str | None:
-    run = ctx.store.get_run(ctx.run_id)
+    run = ctx.run  # loaded at this step's start, after the iteration's agent steps
     if ctx.config.max_cost_usd is not None and run.cost_usd >= ctx.config.max_cost_usd:
         return "budget_cost"
     if ctx.config.max_runtime_sec is not None:
