@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from integration.daemon_fixture import Daemon
+from integration.loopd import Loopd
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -20,13 +20,13 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def client(daemon: Daemon) -> httpx.Client:
+def client(daemon: Loopd) -> httpx.Client:
     headers = {"Authorization": f"Bearer {daemon.token}"} if daemon.token else {}
     return httpx.Client(base_url=daemon.addr, headers=headers, timeout=10)
 
 
 def start_scripted_run(
-    daemon: Daemon, workspace: Path, model: str = "scripted", name: str = "demo"
+    daemon: Loopd, workspace: Path, model: str = "scripted", name: str = "demo"
 ) -> dict[str, Any]:
     """POST /runs with the scripted agent (``model`` carries its knobs); the run JSON."""
     body = {
@@ -42,7 +42,7 @@ def start_scripted_run(
     return run
 
 
-def wait_status(daemon: Daemon, run_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+def wait_status(daemon: Loopd, run_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
     """Poll GET /runs/{id} until the run has ``status``; the run JSON."""
     deadline = time.monotonic() + timeout
     with client(daemon) as http:

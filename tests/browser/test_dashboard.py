@@ -11,7 +11,7 @@ import pytest
 from dashboard_support import client, shot, wait_status
 from playwright.sync_api import Page, Request, expect
 
-from integration.daemon_fixture import Daemon
+from integration.loopd import Loopd
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,7 @@ def run_row(page: Page, run_id: str) -> Any:
 
 
 def test_started_run_appears_and_completes_without_reload(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     page.goto(f"{loopd.addr}/")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
@@ -45,7 +45,7 @@ def test_started_run_appears_and_completes_without_reload(
 
 
 def test_filters_by_status_and_workspace(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     run = start_run(loopd, workspace, name="filtered")
     wait_status(loopd, run["id"], "COMPLETED")
@@ -62,7 +62,7 @@ def test_filters_by_status_and_workspace(
 
 
 def test_output_streams_into_the_run_view(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     run = start_run(loopd, workspace, model="delay=1;lines=40", name="streaming")
     page.goto(f"{loopd.addr}/")
@@ -114,7 +114,7 @@ def test_output_streams_into_the_run_view(
 
 
 def test_cancel_from_the_page_cancels_a_live_run(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     run = start_run(loopd, workspace, model="hang=1", name="to-cancel")
     page.goto(f"{loopd.addr}/#/runs/{run['id']}")
@@ -138,7 +138,7 @@ def test_cancel_from_the_page_cancels_a_live_run(
 
 
 def test_diff_view_shows_the_run_commits(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     run = start_run(loopd, workspace, name="diffed")
     wait_status(loopd, run["id"], "COMPLETED")
@@ -162,7 +162,7 @@ def test_diff_view_shows_the_run_commits(
 
 
 def test_narrow_window_and_theme_toggle(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     run = start_run(loopd, workspace, model="lines=2", name="narrow")
     wait_status(loopd, run["id"], "COMPLETED")
@@ -187,7 +187,7 @@ def test_narrow_window_and_theme_toggle(
 
 
 def test_token_prompt(
-    loopd_factory: Callable[..., Daemon], workspace: Path, page: Page, start_run: RunStarter
+    loopd_factory: Callable[..., Loopd], workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     daemon = loopd_factory(token=TOKEN)
     run = start_run(daemon, workspace, name="guarded")
@@ -228,7 +228,7 @@ def test_token_prompt(
 
 
 def test_pause_resume_and_retry_from_the_page(
-    loopd: Daemon, workspace: Path, page: Page, start_run: RunStarter
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:
     run = start_run(loopd, workspace, model="hang=1", name="controlled")
     page.goto(f"{loopd.addr}/#/runs/{run['id']}")
@@ -282,7 +282,7 @@ PARSER_CHECK = """async (chunks) => {
 }"""
 
 
-def test_event_stream_parser_handles_any_chunking(loopd: Daemon, page: Page) -> None:
+def test_event_stream_parser_handles_any_chunking(loopd: Loopd, page: Page) -> None:
     page.goto(f"{loopd.addr}/")
     text = (
         ": ping - keep-alive\r\n\r\n"

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
-from integration.daemon_fixture import Daemon
+from integration.loopd import Loopd
 
 
 def test_events_stream_says_ready_then_carries_every_runs_events(
-    loopd: Daemon, workspace: Path, start_run: Callable[..., dict[str, Any]]
+    loopd: Loopd, workspace: Path, start_run: Callable[..., dict[str, Any]]
 ) -> None:
     frames: list[tuple[str, dict[str, Any]]] = []
     with (
@@ -44,7 +44,7 @@ def test_events_stream_says_ready_then_carries_every_runs_events(
         assert kinds[0] == "RUN_CREATED" and "RUN_COMPLETED" in kinds  # postmortem may follow
 
 
-def test_events_stream_needs_the_token(loopd_factory: Callable[..., Daemon]) -> None:
+def test_events_stream_needs_the_token(loopd_factory: Callable[..., Loopd]) -> None:
     daemon = loopd_factory(token="t0ken")
     with httpx.Client(base_url=daemon.addr, timeout=10) as http:
         assert http.get("/events").status_code == 401

@@ -8,7 +8,7 @@ Use it from a conftest (tests/ must be on sys.path, as for ``dbfixtures``)::
 * ``loopd``: one daemon for the module (fast: ~0.7 s to start), no token.
 * ``loopd_factory(token=None, env=None, args=())``: a daemon of the test's own, e.g. with
   ``LOOPD_AUTH_TOKEN`` set, or one to stop and restart on the same data dir
-  (:meth:`Daemon.restart`).
+  (:meth:`Loopd.restart`).
 
 Each daemon is stopped with SIGTERM at the end (SIGKILL if it does not exit in 15 s). When a
 test using one fails, the daemon's stderr (its log) is added to the report (the hook
@@ -22,23 +22,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
 
-from integration.loopd import Loopd, free_port
+from integration.loopd import Loopd
 
-__all__ = ["Daemon", "free_port", "loopd", "loopd_factory", "pytest_runtest_makereport"]
-
-Daemon = Loopd
-"""The name the CLI and browser tests use for :class:`integration.loopd.Loopd`."""
+__all__ = ["loopd", "loopd_factory", "pytest_runtest_makereport"]
 
 
 @pytest.fixture
-def loopd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Daemon]]:
-    started: list[Daemon] = []
+def loopd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Loopd]]:
+    started: list[Loopd] = []
 
     def make(
         token: str | None = None,
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
-    ) -> Daemon:
+    ) -> Loopd:
         daemon = Loopd(tmp_path_factory.mktemp("loopd") / "data", token=token, env=env, args=args)
         started.append(daemon)
         return daemon.start()
@@ -50,7 +47,7 @@ def loopd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 
 
 @pytest.fixture(scope="module")
-def loopd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+def loopd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopd]:
     daemon = Loopd(tmp_path_factory.mktemp("loopd") / "data")
     daemon.start()
     try:

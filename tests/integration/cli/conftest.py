@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cli_support import Ctl, make_ctl, make_workspace
 
 from integration.daemon_fixture import *  # noqa: F403
-from integration.daemon_fixture import Daemon
+from integration.loopd import Loopd
 
 
 @pytest.fixture
@@ -22,6 +22,6 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ctl(loopd: Daemon, workspace: Path) -> Ctl:
+def ctl(loopd: Loopd, workspace: Path) -> Ctl:
     """``ctl("list")``: the real loopctl in the workspace, against the module's loopd."""
     return make_ctl(loopd.addr, workspace)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli_support import make_ctl
 
-from integration.daemon_fixture import Daemon, free_port
+from integration.loopd import Loopd, free_port
 
 
 def test_unreachable_daemon_exits_3_after_the_backoff(workspace: Path) -> None:
@@ -44,7 +44,7 @@ def test_a_daemon_that_comes_up_during_the_wait_is_used(workspace: Path, tmp_pat
         text=True,
     )
     time.sleep(0.5)
-    daemon = Daemon(data_dir=tmp_path / "late", port=port)
+    daemon = Loopd(data_dir=tmp_path / "late", port=port)
     try:
         daemon.start()
         out, err = client.communicate(timeout=30)
@@ -55,7 +55,7 @@ def test_a_daemon_that_comes_up_during_the_wait_is_used(workspace: Path, tmp_pat
 
 
 def test_token_required_wrong_and_right(
-    workspace: Path, loopd_factory: Callable[..., Daemon]
+    workspace: Path, loopd_factory: Callable[..., Loopd]
 ) -> None:
     daemon = loopd_factory(token="s3cret")
     missing = make_ctl(daemon.addr, workspace)("list")
@@ -75,7 +75,7 @@ def test_token_required_wrong_and_right(
     assert checks["token"]["state"] == "fail" and "LOOPD_TOKEN" in checks["token"]["fix"]
 
 
-def test_doctor_reports_what_is_there_and_what_is_missing(loopd: Daemon, workspace: Path) -> None:
+def test_doctor_reports_what_is_there_and_what_is_missing(loopd: Loopd, workspace: Path) -> None:
     (workspace / ".loop").mkdir()
     (workspace / ".loop" / "config").write_text("agent=scripted\n")
     ctl = make_ctl(loopd.addr, workspace)
@@ -108,7 +108,7 @@ def test_completion_scripts(workspace: Path) -> None:
     assert ctl("--json", "completion", "bash").json()["data"]["shell"] == "bash"
 
 
-def test_run_ids_complete_in_the_shell(loopd: Daemon, workspace: Path) -> None:
+def test_run_ids_complete_in_the_shell(loopd: Loopd, workspace: Path) -> None:
     import os
     import subprocess
 

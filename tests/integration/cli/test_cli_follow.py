@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cli_support import LOOPCTL, cli_env, make_ctl, make_workspace
 
-from integration.daemon_fixture import Daemon
+from integration.loopd import Loopd
 
 
 class Follower:
@@ -58,7 +58,7 @@ class Follower:
 
 
 def test_tail_and_events_follow_survive_a_daemon_restart(
-    loopd_factory: Callable[..., Daemon], tmp_path: Path
+    loopd_factory: Callable[..., Loopd], tmp_path: Path
 ) -> None:
     daemon = loopd_factory()
     workspace = make_workspace(tmp_path, tasks=("a", "b", "c"))
@@ -96,7 +96,7 @@ def test_tail_and_events_follow_survive_a_daemon_restart(
     assert events.lines[-1].split()[2] == "RUN_COMPLETED"
 
 
-def test_ctrl_c_on_run_follow_leaves_the_run_running(loopd: Daemon, workspace: Path) -> None:
+def test_ctrl_c_on_run_follow_leaves_the_run_running(loopd: Loopd, workspace: Path) -> None:
     follower = Follower(
         loopd.addr, workspace, "run", "specs/demo.md", "--agent", "scripted",
         "--model", "delay=30", "--follow",

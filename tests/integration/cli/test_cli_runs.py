@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cli_support import Ctl, git
 
-from integration.daemon_fixture import Daemon
+from integration.loopd import Loopd
 
 ENVELOPE_KEYS = {"version", "ok", "data"}
 RUN_KEYS = {
@@ -196,7 +196,7 @@ def test_run_pick_lists_specs_newest_first(ctl: Ctl, workspace: Path) -> None:
     assert ctl("run", "--pick", "specs/demo.md").code == 2
 
 
-def test_list_stays_light(loopd: Daemon, workspace: Path) -> None:
+def test_list_stays_light(loopd: Loopd, workspace: Path) -> None:
     """`loopctl list` (piped) imports no pydantic, httpx or rich (its 120 ms budget)."""
     import subprocess
     import sys
