@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 
 from cli_support import cli_env, make_workspace
 
-from integration.daemon_fixture import Daemon, free_port
+from integration.loopd import Loopd
 
 BIN = Path(sys.executable).parent
 LOOPCTL = str(BIN / "loopctl")
@@ -61,7 +61,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         root = Path(tmp)
-        daemon = Daemon(data_dir=root / "data", port=free_port()).start()
+        daemon = Loopd(root / "data").start()
         try:
             workspace = make_workspace(root, tasks=("a",))
             env = cli_env(daemon.addr)
