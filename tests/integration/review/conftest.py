@@ -3,17 +3,14 @@ records its arguments), and a sample workspace."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from integration.loopd import Loopd, make_workspace
-from standins import standin_env
+from integration.conftest import start_daemon, stop_daemon
+from integration.loopd import Loopd
 
 PR_URL = "https://github.com/example/repo/pull/7"
 
@@ -47,31 +44,14 @@ def gh_dir(tmp_path: Path) -> Path:
 def daemon(
     tmp_path: Path, gh_dir: Path, gh_log: Path, request: pytest.FixtureRequest
 ) -> Iterator[Loopd]:
-    path = os.pathsep.join([str(gh_dir), os.environ["PATH"]])
-    loopd = Loopd(tmp_path / "data", env=standin_env(base={"PATH": path}, GH_ARGV_FILE=str(gh_log)))
-    loopd.start()
+    loopd = start_daemon(tmp_path / "data", path_first=[gh_dir], GH_ARGV_FILE=str(gh_log))
     yield loopd
-    loopd.stop()
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        print(loopd.log_text())
+    stop_daemon(loopd, request)
 
 
 @pytest.fixture
-def bare_daemon(tmp_path: Path) -> Iterator[Loopd]:
+def bare_daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Loopd]:
     """A loopd whose PATH has no ``gh``."""
-    loopd = Loopd(tmp_path / "data-nogh", env=standin_env(base={"PATH": os.environ["PATH"]}))
-    loopd.start()
+    loopd = start_daemon(tmp_path / "data-nogh")
     yield loopd
-    loopd.stop()
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    return make_workspace(tmp_path, tasks=3)
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    setattr(item, f"rep_{report.when}", report)
+    stop_daemon(loopd, request)
