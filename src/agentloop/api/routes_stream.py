@@ -22,6 +22,7 @@ from agentloop.api.schemas import ErrorBody
 from agentloop.core.errors import InvalidInput
 from agentloop.core.models import Event, OutputLine
 from agentloop.store.follow import follow_events_batches, follow_output_batches
+from agentloop.store.repository import Store
 
 router = APIRouter(tags=["streams"])
 
@@ -117,6 +118,22 @@ async def _until_disconnect(
         await batches.aclose()  # type: ignore[attr-defined]
 
 
+async def _respond(
+    request: Request,
+    run_id: str,
+    start: int,
+    follow: bool,
+    live: Callable[[Store, str, int], AsyncIterator[Sequence[Any]]],
+    read: Callable[[Store], Callable[[str, int, int], Sequence[Any]]],
+    frame: Callable[[Any], dict[str, str]],
+) -> EventSourceResponse:
+    """A run's stream: replay then live, or (``follow=false``) only what is stored."""
+    store = runtime_of(request).store
+    run = await run_in_threadpool(store.resolve_run, run_id)
+    batches = live(store, run.id, start) if follow else _history(read(store), run.id, start)
+    return EventSourceResponse(_until_disconnect(request, batches, frame), ping=KEEPALIVE_SEC)
+
+
 @router.get("/runs/{run_id}/events", responses=_STREAM_RESPONSES, response_model=None)
 async def stream_events(
     run_id: str,
@@ -125,16 +142,12 @@ async def stream_events(
     follow: bool = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
-    """Replay, then live; with ``follow=false`` only the history stored so far."""
-    store = runtime_of(request).store
-    run = await run_in_threadpool(store.resolve_run, run_id)
+    """The run's events: replay, then live; with ``follow=false`` only those stored."""
     start = start_seq(after, last_event_id)
-    items = (
-        follow_events_batches(store, run.id, start)
-        if follow
-        else _history(store.events_after, run.id, start)
-    )
-    return EventSourceResponse(_until_disconnect(request, items, _event_frame), ping=KEEPALIVE_SEC)
+    return await _respond(
+        request, run_id, start, follow, follow_events_batches,
+        lambda store: store.events_after, _event_frame,
+    )  # fmt: skip
 
 
 @router.get("/runs/{run_id}/output", responses=_STREAM_RESPONSES, response_model=None)
@@ -145,13 +158,9 @@ async def stream_output(
     follow: bool = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
-    """Replay, then live; with ``follow=false`` only the output stored so far."""
-    store = runtime_of(request).store
-    run = await run_in_threadpool(store.resolve_run, run_id)
+    """The run's agent output: replay, then live; with ``follow=false`` only what is stored."""
     start = start_seq(after, last_event_id)
-    items = (
-        follow_output_batches(store, run.id, start)
-        if follow
-        else _history(store.output_after, run.id, start)
-    )
-    return EventSourceResponse(_until_disconnect(request, items, _output_frame), ping=KEEPALIVE_SEC)
+    return await _respond(
+        request, run_id, start, follow, follow_output_batches,
+        lambda store: store.output_after, _output_frame,
+    )  # fmt: skip
