@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from agentloop.core.events import payload_for
 from agentloop.core.models import Event
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
@@ -111,6 +113,7 @@ class Recorder:
         self, phase: Phase, iteration: int, attempt: int = 1, output_path: str | None = None
     ) -> StepHandle:
         step_id = self.ctx.step_id(phase.value, iteration)
+        structlog.contextvars.bind_contextvars(step_id=step_id, iteration=iteration)
         handle = StepHandle(step_id, phase, iteration, attempt, now_ms(), output_path)
         run_changes: dict[str, Any] = {"phase": phase.value, "status": RunStatus.RUNNING.value}
         if phase in (Phase.IMPLEMENTATION, Phase.REVIEW, Phase.VERIFICATION):

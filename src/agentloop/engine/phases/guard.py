@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 from agentloop.core.errors import AgentloopError, Conflict
 from agentloop.core.types import RunStatus
 from agentloop.engine.context import RunContext
@@ -21,6 +23,14 @@ ALLOWED_WHILE_PAUSED = frozenset({"resume_after_limit", "pause_for_limit"})
 
 
 def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
+    """Run ``phase`` for ``run_id``; every log line it writes carries the run and step."""
+    with structlog.contextvars.bound_contextvars(
+        run_id=run_id, phase=phase.__name__, step_id=None, iteration=None
+    ):
+        return _guarded(run_id, phase, *args)
+
+
+def _guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
     runtime = current()
     ctx = RunContext.load(run_id)
     status = ctx.run.status
