@@ -32,42 +32,42 @@ PAGE_SIZE = 500
 IDLE_SECONDS = 1.0
 
 
-async def follow_events(
+def follow_events(
     store: Store,
     run_id: str,
     after_seq: int = 0,
     *,
     stop_at_terminal: bool = True,
     idle_seconds: float = IDLE_SECONDS,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """A run's events after ``after_seq``: history, then live. NotFound for an unknown run."""
     batches = follow_events_batches(
         store, run_id, after_seq, stop_at_terminal=stop_at_terminal, idle_seconds=idle_seconds
     )
-    try:
-        async for batch in batches:
-            for event in batch:
-                yield event
-    finally:
-        await batches.aclose()  # unsubscribes at once, not when collected
+    return _one_by_one(batches)
 
 
-async def follow_output(
+def follow_output(
     store: Store,
     run_id: str,
     after_seq: int = 0,
     *,
     stop_when_finished: bool = True,
     idle_seconds: float = IDLE_SECONDS,
-) -> AsyncIterator[OutputLine]:
+) -> AsyncGenerator[OutputLine, None]:
     """A run's output lines after ``after_seq``: history, then live."""
     batches = follow_output_batches(
         store, run_id, after_seq, stop_when_finished=stop_when_finished, idle_seconds=idle_seconds
     )
+    return _one_by_one(batches)
+
+
+async def _one_by_one(batches: AsyncGenerator[list[T], None]) -> AsyncGenerator[T, None]:
+    """The items of ``batches`` one at a time; closing this closes (unsubscribes) them."""
     try:
         async for batch in batches:
-            for line in batch:
-                yield line
+            for item in batch:
+                yield item
     finally:
         await batches.aclose()  # unsubscribes at once, not when collected
 
