@@ -45,6 +45,7 @@ PLAN = "specs/planning/demo-plan.md"
 
 SCENARIOS = {
     "impl only": {"reviewer": False},
+    "impl+review (defaults)": {"reviewer": True},
     "impl+review+verify": {"reviewer": True, "verify_cmds": "true"},
 }
 
@@ -274,6 +275,7 @@ def main() -> int:
         "bench": "iteration_overhead",
         "tasks": args.tasks,
         "overhead_ms_per_iteration": headline,
+        "default_config_ms_per_iteration": results[1]["overhead_median_of_repeats"],
         "full_pipeline_ms_per_iteration": results[-1]["overhead_median_of_repeats"],
         "target_ms": TARGET_MS,
         "within_target": headline <= TARGET_MS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from agentloop.artifacts.layout import RunDir, kind_of
 from agentloop.artifacts.tee import TeeLog, write_small
@@ -56,27 +56,25 @@ class RunFiles:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("a", encoding="utf-8", errors="replace", buffering=1)
 
-    def finish_logs(self, log: TeeLog, events_log: TeeLog | None) -> None:
-        """Close a step's streamed logs, write the iteration's tail, index every copy."""
+    def finish_logs(self, log: TeeLog, events_log: TeeLog | None) -> list[dict[str, Any]]:
+        """Close a step's streamed logs and write the iteration's tail; the artifact index
+        rows of every copy, for the transaction that finishes the step."""
         copies = log.close()
         if log.name.startswith("iter-"):
             tail = "".join(f"{line}\n" for line in log.tail)
             copies += write_small(self.run_dir, log.name.replace(".log", ".tail.txt"), tail)
         if events_log is not None:
             copies += events_log.close()
-        self.ctx.store.index_artifacts(
-            self.ctx.run_id,
-            [
-                {
-                    "kind": kind_of(c.name),
-                    "location": c.location,
-                    "path": str(c.path),
-                    "checksum": c.checksum,
-                    "size": c.size,
-                }
-                for c in copies
-            ],
-        )
+        return [
+            {
+                "kind": kind_of(c.name),
+                "location": c.location,
+                "path": str(c.path),
+                "checksum": c.checksum,
+                "size": c.size,
+            }
+            for c in copies
+        ]
 
     def index(self, name: str, *, kind: str | None = None) -> None:
         self.writer.mirror(name)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -21,6 +21,9 @@ from agentloop.core.models import Event
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.store.changes import NewEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
@@ -67,6 +70,7 @@ class Recorder:
         step: dict[str, Any] | None = None,
         state: bool = False,
         expect: frozenset[RunStatus] | None = None,
+        conn: Connection | None = None,
         **payload: Any,
     ) -> Event | None:
         """Append one event of ``of_step``; ``run``/``step`` are the projection changes it
@@ -90,7 +94,7 @@ class Recorder:
         if self._batch is not None:
             self._batch.append(new)
             return None
-        event: Event = self.ctx.store.append_events(self.ctx.run_id, [new])[0]
+        event: Event = self.ctx.store.append_events(self.ctx.run_id, [new], conn=conn)[0]
         return event
 
     def save_state(self, **run: Any) -> None:
@@ -154,36 +158,52 @@ class Recorder:
         message: str | None = None,
         run: dict[str, Any] | None = None,
         state: bool = False,
+        artifacts: list[dict[str, Any]] | None = None,
         **extra: Any,
     ) -> Event | None:
-        """Close the step; ``extra`` adds fields to the STEP_FINISHED payload."""
+        """Close the step; ``artifacts`` are index rows of its logs, written in the same
+        transaction; ``extra`` adds fields to the STEP_FINISHED payload."""
         finished = now_ms()
         duration = max(0, finished - handle.started_ms)
-        return self.event(
-            EventType.STEP_FINISHED,
-            f"finish:{handle.phase.value}:{handle.iteration}",
-            of_step=handle.step_id,
-            run=run,
-            state=state,
-            step={
-                "id": handle.step_id,
-                "status": status.value,
-                "finished_at": finished,
-                "duration_ms": duration,
-                "exit_code": exit_code,
-                "tokens_in": tokens_in,
-                "tokens_out": tokens_out,
-                "cost_usd": cost_usd,
-                "message": message,
-                "output_path": handle.output_path,
-            },
-            step_id=handle.step_id,
-            phase=handle.phase.value,
-            exit_code=exit_code,
-            duration_ms=duration,
-            output_path=handle.output_path,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost_usd=cost_usd,
-            **extra,
-        )
+        with self._transaction(bool(artifacts)) as conn:
+            event = self.event(
+                EventType.STEP_FINISHED,
+                f"finish:{handle.phase.value}:{handle.iteration}",
+                of_step=handle.step_id,
+                run=run,
+                state=state,
+                conn=conn,
+                step={
+                    "id": handle.step_id,
+                    "status": status.value,
+                    "finished_at": finished,
+                    "duration_ms": duration,
+                    "exit_code": exit_code,
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "cost_usd": cost_usd,
+                    "message": message,
+                    "output_path": handle.output_path,
+                },
+                step_id=handle.step_id,
+                phase=handle.phase.value,
+                exit_code=exit_code,
+                duration_ms=duration,
+                output_path=handle.output_path,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=cost_usd,
+                **extra,
+            )
+            if artifacts:
+                self.ctx.store.index_artifacts(self.ctx.run_id, artifacts, conn=conn)
+        return event
+
+    @contextmanager
+    def _transaction(self, needed: bool) -> Iterator[Connection | None]:
+        """One transaction around several writes, or none for a single write."""
+        if not needed:
+            yield None
+            return
+        with self.ctx.store.transaction() as conn:
+            yield conn

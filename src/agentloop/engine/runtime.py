@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 QUEUE_NAME = "runs"
 WORKFLOW_NAME = "agentloop.run"
 _PRIORITY_EPOCH_S = 1_700_000_000
+HOLDS_TTL_SEC = 1.0
 
 _log = logging.getLogger("agentloop.engine")
 
@@ -42,6 +43,9 @@ class Runtime:
     _client: Any = None
     shutting_down: bool = False
     _batchers: dict[str, Any] = field(default_factory=dict)
+    _holds: dict[str, float] = field(default_factory=dict)
+    _holds_read_at: float = -1e9
+    _clean_runs: set[str] = field(default_factory=set)
     hosts: Any = None
     """The many-hosts liveness monitor (PostgreSQL only)."""
     primary_snapshots: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +103,7 @@ class Runtime:
             return event
 
     def mark_interrupted(self, run_id: str) -> None:
+        self._clean_runs.discard(run_id)
         self.cancel_event(run_id).set()
 
     def clear_interrupt(self, run_id: str) -> None:
@@ -121,10 +126,32 @@ class Runtime:
     def release_run(self, run_id: str) -> None:
         """Drop what this process keeps for a run that has ended."""
         self.primary_snapshots.pop(run_id, None)
+        self._clean_runs.discard(run_id)
         with self._interrupts_lock:
             batcher = self._batchers.pop(run_id, None)
         if batcher is not None:
             batcher.close()
+
+    def hold_of(self, agent: str) -> float | None:
+        """The agent's usage-limit hold (epoch seconds), read from the store at most once a
+        second: holds last minutes, and one set here is seen at once (:meth:`note_hold`)."""
+        now = time.monotonic()
+        if now - self._holds_read_at > HOLDS_TTL_SEC:
+            self._holds = self.store.holds()
+            self._holds_read_at = now
+        return self._holds.get(agent)
+
+    def note_hold(self, agent: str, resume_at: float) -> None:
+        self.store.set_hold(agent, resume_at, "usage_limit")
+        self._holds[agent] = resume_at
+
+    def mark_clean(self, run_id: str) -> None:
+        """A step of the run finished here, uninterrupted: its next step has no interrupted
+        attempt to look for (until a pause, cancel or restart says otherwise)."""
+        self._clean_runs.add(run_id)
+
+    def is_clean(self, run_id: str) -> bool:
+        return run_id in self._clean_runs
 
     def kill_run_processes(self, run_id: str) -> None:
         from agentloop.agents.process import kill_owner

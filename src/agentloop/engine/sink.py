@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any
 
 from agentloop.artifacts.tee import TeeLog
 from agentloop.core.types import EventType, Phase
@@ -72,12 +73,17 @@ class EngineSink:
     def started(self, pid: int, pgid: int, start_time: float) -> None:
         self.ctx.store.update_step(self.handle.step_id, pgid=pgid, proc_start_time=start_time)
 
-    def close(self) -> None:
-        """Commit the step's output (a step boundary is a durable checkpoint); close the
-        logs, write the iteration's tail file and index every copy in one statement."""
+    def close(self, *, index_now: bool = True) -> list[dict[str, Any]]:
+        """Commit the step's output (a step boundary is a durable checkpoint), close the
+        logs and write the iteration's tail. Their index rows are written now, or (with
+        ``index_now=False``) returned for the transaction that finishes the step."""
         self._batcher.flush()
         with self._lock:
-            self.files.finish_logs(self.log, self.events_log)
+            rows = self.files.finish_logs(self.log, self.events_log)
+        if index_now:
+            self.ctx.store.index_artifacts(self.ctx.run_id, rows)
+            return []
+        return rows
 
 
 def log_names(phase: Phase, iteration: int) -> tuple[str, str | None]:

@@ -47,6 +47,7 @@ class AgentRun:
     plan: Plan | None
     escaped: list[str]
     agent_ms: float
+    artifacts: list[dict[str, Any]]
 
 
 def implementation(ctx: RunContext, iteration: int) -> Outcome:
@@ -128,7 +129,7 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     # `git status` of the user's checkout runs while the logs are closed and indexed.
     with ThreadPoolExecutor(max_workers=1) as pool:
         escape_check = pool.submit(changed_since, snapshot)
-        sink.close()
+        artifacts = sink.close(index_now=False)
         escaped = escape_check.result()
     if not escaped:
         # Unchanged: it is also the state before the run's next agent step. Only our own
@@ -136,7 +137,7 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
         ctx.runtime.primary_snapshots[ctx.run_id] = snapshot
     plan_path = worktree_plan_path(ctx)
     plan = read_plan(plan_path) if plan_path.exists() else None
-    return AgentRun(handle, result, plan, escaped, agent_ms)
+    return AgentRun(handle, result, plan, escaped, agent_ms, artifacts)
 
 
 def _record_retry(
@@ -158,6 +159,8 @@ def _recover_interrupted_attempt(
     """An attempt of this step was interrupted (the daemon died, or the run was paused):
     stop its agent if it outlived us, and drop its uncommitted edits so the agent starts
     clean. Edits left by a step that finished are kept: the next iteration may commit them."""
+    if ctx.runtime.is_clean(ctx.run_id):
+        return
     interrupted = ctx.store.steps_of(
         ctx.run_id, phase, iteration, (StepStatus.IN_PROGRESS, StepStatus.CANCELED)
     )
@@ -245,8 +248,11 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
         # An interrupted step leaves the engine state to whoever interrupted it: a pause has
         # just started a new epoch, which this step's stale copy must not overwrite.
         state=status is not StepStatus.CANCELED,
+        artifacts=ran.artifacts,
         agent_ms=round(ran.agent_ms, 3),
     )
+    if status is not StepStatus.CANCELED:
+        ctx.runtime.mark_clean(ctx.run_id)
     return outcome
 
 

@@ -39,7 +39,7 @@ def current_agent(ctx: RunContext) -> str:
 def check_hold(ctx: RunContext) -> Outcome:
     """The usage limit belongs to the agent's account: wait when another run hit it."""
     agent = current_agent(ctx)
-    resume_at = ctx.store.get_hold(agent)
+    resume_at = ctx.runtime.hold_of(agent)
     if resume_at is None or resume_at <= time.time():
         return {}
     return {"resume_at": resume_at, "agent": agent, "held": True}
@@ -53,7 +53,7 @@ def pause_for_limit(ctx: RunContext, limit: dict[str, Any]) -> Outcome:
     if resume_at is None:
         resume_at = time.time() + ctx.config.usage_limit_wait_sec
     if not limit.get("held"):
-        ctx.store.set_hold(agent, float(resume_at), "usage_limit")
+        ctx.runtime.note_hold(agent, float(resume_at))
     chain = agent_chain(ctx)
     if ctx.state.agent_index + 1 < len(chain):
         ctx.state.agent_index += 1
