@@ -4,7 +4,9 @@ A child runs in its own session and process group, with a parent-death signal
 (``PR_SET_PDEATHSIG`` = SIGKILL) so it dies with the thread that spawned it. The signal is
 armed by ``setpriv --pdeathsig KILL`` exec'ing the command, so the daemon can spawn with
 vfork: a ``preexec_fn`` forces a full fork of the daemon, which cost 16-25 ms per command
-(every git call, agent and verify command) against about 1.5 ms this way. Without
+(every git call, agent and verify command) against about 1.5 ms this way. setpriv arms it
+about a millisecond after the spawn: a daemon that dies within that millisecond leaves the
+child running, and the restart kills the process group recorded with its step. Without
 ``setpriv`` the ``preexec_fn`` arms it. That thread is
 also the one that supervises it: :func:`run_process` blocks, streams output line by line to
 callbacks as it arrives, enforces the timeout and watches for cancellation.

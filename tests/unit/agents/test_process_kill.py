@@ -169,15 +169,28 @@ def test_straggler_holding_the_pipe_does_not_hang_us() -> None:
     assert wait_dead([int(lines[0])])
 
 
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
 def test_parent_death_signal_fires_when_the_spawning_thread_exits() -> None:
     spawned: list[subprocess.Popen[bytes]] = []
 
     def spawn() -> None:
-        spawned.append(
-            process._spawn(
-                ["sleep", "1000"], cwd=None, env=None, stdin_piped=False, merge_stderr=True
-            )
+        child = process._spawn(
+            ["sleep", "1000"], cwd=None, env=None, stdin_piped=False, merge_stderr=True
         )
+        spawned.append(child)
+        # The signal is armed by the time the command itself runs (setpriv arms it, then
+        # execs): a spawning thread that ends sooner than that (about a millisecond) is the
+        # daemon dying at spawn time, which the restart's stale-group kill covers instead.
+        deadline = time.monotonic() + 5
+        while _comm(child.pid) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     thread = threading.Thread(target=spawn)
     thread.start()
