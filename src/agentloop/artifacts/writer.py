@@ -23,7 +23,6 @@ from typing import IO, Any
 from agentloop.artifacts.layout import RunDir, kind_of
 from agentloop.core.errors import ArtifactError
 from agentloop.core.models import Artifact
-from agentloop.core.types import ArtifactLocation
 from agentloop.store.repository import Store
 
 TAIL_LINES = 200
@@ -215,9 +214,6 @@ class ArtifactWriter:
         """Write the last ``lines`` lines of the primary ``log_name`` to ``tail_name``."""
         tail = tail_lines(self.run_dir.safe_path(log_name), lines)
         return self.write_text(tail_name, "".join(f"{line}\n" for line in tail), index=index)
-
-    def location_path(self, name: str, location: ArtifactLocation) -> Path:
-        return self.run_dir.safe_path(name, location)
 
 
 class LogFile:

@@ -7,7 +7,6 @@ through for something admission could have seen.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -145,4 +144,4 @@ def _name(body: CreateRun, config: Any, spec_path: Path, scratch: Path) -> tuple
     return choose_name(config, spec_path, scratch)
 
 
-__all__ = ["admit", "new_run_id", "uuid"]
+__all__ = ["admit", "new_run_id"]

@@ -26,7 +26,8 @@ _locks_guard = threading.Lock()
 ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
-def _lock(run_id: str) -> threading.Lock:
+def run_lock(run_id: str) -> threading.Lock:
+    """Serialises control and review actions on one run within this daemon."""
     with _locks_guard:
         return _locks.setdefault(run_id, threading.Lock())
 
@@ -40,7 +41,7 @@ def _refuse(run_status: RunStatus, action: str) -> Conflict:
 
 
 def pause(runtime: Runtime, run_id: str) -> None:
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status is RunStatus.PAUSED:
@@ -66,7 +67,7 @@ def pause(runtime: Runtime, run_id: str) -> None:
 def resume(runtime: Runtime, run_id: str) -> None:
     from dbos import DBOS
 
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status in ACTIVE:
@@ -88,7 +89,7 @@ def resume(runtime: Runtime, run_id: str) -> None:
 
 
 def cancel(runtime: Runtime, run_id: str) -> None:
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status is RunStatus.CANCELED:
@@ -103,7 +104,7 @@ def cancel(runtime: Runtime, run_id: str) -> None:
 
 
 def retry(runtime: Runtime, run_id: str) -> None:
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status in ACTIVE:
@@ -135,7 +136,7 @@ def retry(runtime: Runtime, run_id: str) -> None:
 
 
 def reset(runtime: Runtime, run_id: str) -> None:
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(runtime, run_id)
         if ctx.run.status in ACTIVE or ctx.run.status is RunStatus.PAUSED:
             _stop_workflow(runtime, run_id)
@@ -203,7 +204,7 @@ def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
     """
     from dbos import DBOS
 
-    _await_workflow_end(ctx.run_id)
+    await_workflow_end(ctx.run_id)
     if _workflow_status(ctx.run_id) in {"PENDING", "ENQUEUED"}:
         DBOS.cancel_workflow(ctx.run_id)
     DBOS.rewind_workflow(
@@ -214,7 +215,7 @@ def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
     )
 
 
-def _await_workflow_end(run_id: str, timeout_sec: float = 10.0) -> None:
+def await_workflow_end(run_id: str, timeout_sec: float = 10.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout_sec

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from agentloop.artifacts.layout import RunDir, kind_of
 from agentloop.artifacts.tee import TeeLog, write_small
@@ -45,16 +45,11 @@ class RunFiles:
     def read(self, name: str) -> str:
         return self.writer.read_text(name)
 
-    def write(self, name: str, text: str, *, kind: str | None = None) -> Path:
+    def write(self, name: str, text: str) -> Path:
+        """Write (atomically) and index a small file; its kind comes from its name."""
         self.writer.ensure_dirs()
-        self.writer.write_text(name, text, atomic=True, kind=kind)
+        self.writer.write_text(name, text, atomic=True)
         return self.path(name)
-
-    def open_append(self, name: str) -> IO[str]:
-        """A line-buffered handle on the primary copy; call :meth:`finish_log` after closing."""
-        path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("a", encoding="utf-8", errors="replace", buffering=1)
 
     def finish_logs(self, log: TeeLog, events_log: TeeLog | None) -> list[dict[str, Any]]:
         """Close a step's streamed logs and write the iteration's tail; the artifact index
@@ -75,7 +70,3 @@ class RunFiles:
             }
             for c in copies
         ]
-
-    def index(self, name: str, *, kind: str | None = None) -> None:
-        self.writer.mirror(name)
-        self.writer.index(name, kind=kind)

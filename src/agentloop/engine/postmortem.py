@@ -110,7 +110,7 @@ def run_postmortem(run_id: str, workflow_id: str, trigger: str) -> Outcome:
     status, reason = "done", None
     try:
         text = ask_agent(ctx, files)
-        files.write(POSTMORTEM_FILE, text, kind="analysis")
+        files.write(POSTMORTEM_FILE, text)
     except AgentloopError as exc:
         status, reason = "failed", exc.message
     except Exception as exc:
@@ -243,9 +243,9 @@ def _last_output(files: RunFiles, iteration: int) -> tuple[str | None, list[str]
 def request(runtime: Runtime, run_id: str) -> dict[str, Any]:
     """Start a postmortem of a terminal run, unless one is running: ``{started, status,
     workflow_id}``."""
-    from agentloop.engine.control import _lock
+    from agentloop.engine.control import run_lock
 
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = RunContext.load(run_id, step_key=0)
         if not ctx.run.status.is_terminal:
             raise Conflict(

@@ -33,7 +33,7 @@ def prompt_inputs(ctx: RunContext, worktree: Path | None) -> PromptInputs:
 
 def write_initial_prompt(ctx: RunContext, worktree: Path) -> Path:
     text = build_implementation_prompt(prompt_inputs(ctx, worktree))
-    return RunFiles(ctx).write(PROMPT_SNAPSHOT, text, kind="prompt")
+    return RunFiles(ctx).write(PROMPT_SNAPSHOT, text)
 
 
 def implementation_prompt(ctx: RunContext) -> str:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -40,7 +40,6 @@ class StepHandle:
     attempt: int
     started_ms: int
     output_path: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Recorder:

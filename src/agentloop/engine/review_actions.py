@@ -39,7 +39,7 @@ from agentloop.core.names import spec_slug
 from agentloop.core.types import CleanupStatus, EventType, MergeStrategy, RunStatus
 from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
-from agentloop.engine.control import _await_workflow_end, _lock
+from agentloop.engine.control import await_workflow_end, run_lock
 from agentloop.engine.phases.merge import merge_into
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.runtime import Runtime
@@ -81,13 +81,13 @@ def merge(
     runtime: Runtime, run_id: str, target: str | None = None, strategy: str | None = None
 ) -> Run:
     how = _strategy(strategy)
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(run_id)
         run = ctx.run
         if run.merge_commit:
             return run
         _check_mergeable(run)
-        _await_workflow_end(run_id)
+        await_workflow_end(run_id)
         ctx = _context(run_id)
         info = ctx.run.worktree
         into = target or info.merge_target_branch or f"agent/{spec_slug(run.spec_path)}"
@@ -181,7 +181,7 @@ def _clean_up_after_merge(run_id: str) -> None:
 
 # -- scrap -------------------------------------------------------------------------------------
 def scrap(runtime: Runtime, run_id: str) -> Run:
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(run_id)
         run = ctx.run
         if run.review_status == SCRAPPED:
@@ -192,7 +192,7 @@ def scrap(runtime: Runtime, run_id: str) -> Run:
                 "not_terminal",
                 f"cannot scrap a run that is {run.status.value}; cancel it first",
             )
-        _await_workflow_end(run_id)
+        await_workflow_end(run_id)
         ctx = _context(run_id)
         try:
             _delete_worktree_and_branch(ctx)
@@ -249,7 +249,7 @@ def create_pr(
     title: str | None = None,
     draft: bool = False,
 ) -> Run:
-    with _lock(run_id):
+    with run_lock(run_id):
         ctx = _context(run_id)
         run = ctx.run
         if run.pr_url:

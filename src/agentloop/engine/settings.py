@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -73,9 +73,6 @@ class DaemonSettings:
     @property
     def is_loopback(self) -> bool:
         return self.host in {"127.0.0.1", "localhost", "::1"} or self.host.startswith("127.")
-
-    def with_caps(self, caps: Caps) -> DaemonSettings:
-        return replace(self, caps=caps)
 
 
 def default_data_dir() -> Path:

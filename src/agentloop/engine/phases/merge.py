@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentloop.artifacts.tee import TeeLog
 from agentloop.core.errors import GitError, MergeConflictError, MergeVerificationError
 from agentloop.core.types import EventType, MergeStrategy, Phase, StepStatus
 from agentloop.engine.context import RunContext
@@ -73,19 +74,17 @@ def merge_into(ctx: RunContext, target: str, strategy: MergeStrategy) -> MergeRe
 
 def _merged_tree_verifier(ctx: RunContext, files: RunFiles):  # type: ignore[no-untyped-def]
     def verify(tree: Path) -> VerifyOutcome:
-        with files.open_append(VERIFY_MERGE_LOG) as log:
-
-            def write(line: str) -> None:
-                log.write(line + "\n")
-
+        log = TeeLog(files.run_dir, VERIFY_MERGE_LOG)
+        try:
             result = run_verification(
                 ctx.config.verify_cmds,
                 tree,
                 timeout_sec=float(ctx.config.verify_timeout_sec),
-                on_line=write,
+                on_line=log.write_line,
                 owner=ctx.run_id,
             )
-        files.index(VERIFY_MERGE_LOG, kind="verify_merge")
+        finally:
+            ctx.store.index_artifacts(ctx.run_id, files.finish_logs(log, None))
         return VerifyOutcome(ok=result.ok, detail=result.failure_context())
 
     return verify

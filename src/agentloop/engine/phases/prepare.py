@@ -78,7 +78,7 @@ def _prepare(ctx: RunContext) -> Outcome:
     ctx.state.start_head = head_sha(worktree.path)
     files = RunFiles(ctx)
     if not files.exists("runner-notes.txt"):
-        files.write("runner-notes.txt", "", kind="runner_notes")
+        files.write("runner-notes.txt", "")
     write_initial_prompt(ctx, Path(path_text))
     recorder.event(
         EventType.WORKTREE_CREATED,

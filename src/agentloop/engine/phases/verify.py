@@ -40,11 +40,11 @@ def verification(ctx: RunContext, iteration: int) -> Outcome:
     record.verification_ok = result.ok
     if result.ok:
         ctx.state.consecutive_verification_failures = 0
-        files.write("runner-notes.txt", "", kind="runner_notes")
+        files.write("runner-notes.txt", "")
         recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, state=True)
         return {}
     ctx.state.consecutive_verification_failures += 1
-    files.write("runner-notes.txt", result.failure_context(), kind="runner_notes")
+    files.write("runner-notes.txt", result.failure_context())
     recorder.event(
         EventType.VERIFICATION_FAILED,
         f"verification_failed:{iteration}",

@@ -114,7 +114,7 @@ def _rewrite(ctx: RunContext, signal: Signal, recorder: Recorder) -> None:
     k = ctx.state.rewrites_used + 1
     after_name = f"prompt.rewrite.{k}.txt"
     after_text = apply_rewrite(before_text, [rewrite_note(signal.signal, signal.detail)])
-    after_path = files.write(after_name, after_text, kind="prompt_rewrite")
+    after_path = files.write(after_name, after_text)
     ctx.state.rewrites_used = k
     ctx.state.prompt_path = after_name
     recorder.event(
