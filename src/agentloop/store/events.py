@@ -29,6 +29,13 @@ _NEXT_SEQ = (
     .values(last_seq=runs.c.last_seq + 1, updated_at=sa.bindparam("b_now"))
     .returning(runs.c.last_seq)
 )
+# The same with run columns changed: the SET clause adds the columns named in the parameters.
+_NEXT_SEQ_AND_CHANGE = (
+    sa.update(runs)
+    .where(runs.c.id == sa.bindparam("b_run_id"))
+    .values(last_seq=runs.c.last_seq + 1)
+    .returning(runs.c.last_seq)
+)
 _INSERT = sa.insert(events)
 # Locks the run row (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the write lock)
 # without reading its JSON columns.
@@ -57,12 +64,18 @@ def append(conn: sa.Connection, run_id: str, new: NewEvent, now: int) -> tuple[E
 
     timestamp = now if new.timestamp is None else new.timestamp
     if new.run_changes:
-        seq = conn.execute(
-            sa.update(runs)
-            .where(runs.c.id == run_id)
-            .values(last_seq=runs.c.last_seq + 1, **change_values(new.run_changes, now))
-            .returning(runs.c.last_seq)
-        ).scalar_one_or_none()
+        values = change_values(new.run_changes, now)
+        if any(isinstance(value, sa.ColumnElement) for value in values.values()):
+            statement = (
+                sa.update(runs)
+                .where(runs.c.id == run_id)
+                .values(last_seq=runs.c.last_seq + 1, **values)
+                .returning(runs.c.last_seq)
+            )
+            seq = conn.execute(statement).scalar_one_or_none()
+        else:
+            params = {"b_run_id": run_id, **values}
+            seq = conn.execute(_NEXT_SEQ_AND_CHANGE, params).scalar_one_or_none()
     else:
         seq = conn.execute(_NEXT_SEQ, {"b_run_id": run_id, "b_now": now}).scalar_one_or_none()
     if seq is None:

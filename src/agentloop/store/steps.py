@@ -17,11 +17,19 @@ from agentloop.store.schema import steps
 _REQUIRED_ON_INSERT = ("phase", "iteration", "status")
 
 
+# Built once, values bound at execution (see store/events.py): the UPDATE's SET clause is
+# made of the columns named in the parameters.
+_BY_ID = sa.select(steps.c.id, steps.c.run_id).where(steps.c.id == sa.bindparam("b_id"))
+_BY_KEY = sa.select(steps.c.id).where(
+    steps.c.run_id == sa.bindparam("b_run_id"), steps.c.step_key == sa.bindparam("b_key")
+)
+_UPDATE = sa.update(steps).where(steps.c.id == sa.bindparam("b_id"))
+_INSERT = sa.insert(steps)
+
+
 def _find(conn: sa.Connection, run_id: str, change: StepChange) -> str | None:
     if change.id is not None:
-        row = conn.execute(
-            sa.select(steps.c.id, steps.c.run_id).where(steps.c.id == change.id)
-        ).first()
+        row = conn.execute(_BY_ID, {"b_id": change.id}).first()
         if row is not None:
             if row.run_id != run_id:
                 raise StoreError(
@@ -31,7 +39,7 @@ def _find(conn: sa.Connection, run_id: str, change: StepChange) -> str | None:
             return str(row.id)
     if change.key is not None:
         found = conn.execute(
-            sa.select(steps.c.id).where(steps.c.run_id == run_id, steps.c.step_key == change.key)
+            _BY_KEY, {"b_run_id": run_id, "b_key": change.key}
         ).scalar_one_or_none()
         return None if found is None else str(found)
     return None
@@ -48,22 +56,23 @@ def apply_step(conn: sa.Connection, run_id: str, change: StepChange, seq: int, n
             values[name] = clean_text(values[name])
     step_id = _find(conn, run_id, change)
     if step_id is not None:
-        conn.execute(sa.update(steps).where(steps.c.id == step_id).values(updated_at=now, **values))
+        conn.execute(_UPDATE, {"b_id": step_id, "updated_at": now, **values})
         return step_id
     missing = [name for name in _REQUIRED_ON_INSERT if values.get(name) is None]
     if missing:
         raise ValueError(f"a new step needs {', '.join(missing)}")
     step_id = change.id or new_id()
     conn.execute(
-        sa.insert(steps).values(
-            id=step_id,
-            run_id=run_id,
-            step_key=change.key,
-            seq=seq,
-            created_at=now,
-            updated_at=now,
+        _INSERT,
+        {
+            "id": step_id,
+            "run_id": run_id,
+            "step_key": change.key,
+            "seq": seq,
+            "created_at": now,
+            "updated_at": now,
             **values,
-        )
+        },
     )
     return step_id
 
