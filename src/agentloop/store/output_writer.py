@@ -104,18 +104,37 @@ class OutputBatcher:
             self.add(line)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Wait until everything added so far is committed (or a commit failed)."""
+        """Commit everything added so far, in the caller's thread (a step boundary waits for
+        it: handing the lines to the writer thread and waiting to hear back took longer than
+        the commit). A batch the writer is committing lands first, so order holds; a failed
+        commit keeps the lines for the writer to retry, and raises."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            self._oldest = 0.0  # due now
-            self._cond.notify_all()
-            while (self._pending or self._busy) and self._error is None:
+            while self._busy and self._error is None:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    break
+                    return
                 self._cond.wait(remaining)
             if self._error is not None:
                 raise self._error
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            self._busy = True
+        try:
+            self._commit(batch)
+        except AgentloopError as error:
+            with self._cond:
+                self._pending[:0] = batch
+                self._oldest = time.monotonic()
+                self._error = error
+                self._permanent = not isinstance(error, StoreError)
+                self._busy = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Flush, stop the writer thread; raises the store's error if lines were not stored."""
@@ -156,7 +175,9 @@ class OutputBatcher:
         """Wait for a batch to be due; None when closing with nothing left."""
         with self._cond:
             while True:
-                if self._pending:
+                if self._busy:  # flush() is committing in its thread: it goes first
+                    self._cond.wait()
+                elif self._pending:
                     due_in = self._oldest + self._max_delay - time.monotonic()
                     if self._closing or len(self._pending) >= self._max_lines or due_in <= 0:
                         batch, self._pending = self._pending, []
