@@ -34,6 +34,20 @@ class IterationRecord:
 
 
 @dataclass
+class FinishedStep:
+    """The last iteration step whose work is recorded, saved with the events that record it.
+
+    ``work`` is what the step's own work (agent or commands) returned; ``outcome`` is what
+    the step returned, the watchdog's decision included when the step ended its iteration.
+    """
+
+    key: int
+    epoch: int
+    work: dict[str, Any]
+    outcome: dict[str, Any]
+
+
+@dataclass
 class RunState:
     """Engine bookkeeping for one run; serialised into ``loopd_runs.state``."""
 
@@ -48,6 +62,7 @@ class RunState:
     failed_step: int | None = None
     start_head: str | None = None
     pending_notes: list[str] = field(default_factory=list)
+    finished_step: FinishedStep | None = None
 
     def record(self, iteration: int) -> IterationRecord:
         """The record of ``iteration``, created on first use."""
@@ -68,6 +83,8 @@ class RunState:
             return cls()
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["history"] = [IterationRecord.from_json(h) for h in known.get("history", [])]
+        if known.get("finished_step"):
+            known["finished_step"] = FinishedStep(**known["finished_step"])
         return cls(**known)
 
     def reset_counters(self) -> None:

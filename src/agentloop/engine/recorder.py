@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -46,18 +46,34 @@ class Recorder:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._batch: list[NewEvent] | None = None
+        self._batch_artifacts: list[dict[str, Any]] = []
+        self._batch_state = False
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Write every event recorded inside the block in one transaction, at its end (for a
-        phase with nothing slow between its events, such as the watchdog)."""
-        self._batch = []
+        """Write every event recorded inside the block, and the artifact rows of the steps
+        it finishes, in one transaction at its end (for work with nothing slow between its
+        events, such as a step's finish and the watchdog's decision). When any of them asks
+        to save the engine state, the state as it is at the end of the block is saved."""
+        self._batch, self._batch_artifacts, self._batch_state = [], [], False
         try:
             yield
-            if self._batch:
-                self.ctx.store.append_events(self.ctx.run_id, self._batch)
+            self._write_batch()
         finally:
-            self._batch = None
+            self._batch, self._batch_artifacts, self._batch_state = None, [], False
+
+    def _write_batch(self) -> None:
+        queued = self._batch
+        if not queued:
+            return
+        if self._batch_state:
+            last = queued[-1]
+            state = self.ctx.state.to_json()
+            queued[-1] = replace(last, run_changes={**(last.run_changes or {}), "state": state})
+        with self._transaction(bool(self._batch_artifacts)) as conn:
+            self.ctx.store.append_events(self.ctx.run_id, queued, conn=conn)
+            if self._batch_artifacts:
+                self.ctx.store.index_artifacts(self.ctx.run_id, self._batch_artifacts, conn=conn)
 
     def event(
         self,
@@ -79,7 +95,9 @@ class Recorder:
         """
         self._unless_draining()
         changes = dict(run or {})
-        if state:
+        if state and self._batch is not None:
+            self._batch_state = True
+        elif state:
             changes["state"] = self.ctx.state.to_json()
         new = NewEvent(
             event_type=event_type,
@@ -97,8 +115,12 @@ class Recorder:
         return event
 
     def save_state(self, **run: Any) -> None:
-        """Persist the engine state (and run columns) without an event."""
+        """Persist the engine state (and run columns) without an event. Inside
+        :meth:`batch`, the state alone is saved with the batch, at its end."""
         self._unless_draining()
+        if self._batch is not None and not run:
+            self._batch_state = True
+            return
         self.ctx.store.update_run(self.ctx.run_id, state=self.ctx.state.to_json(), **run)
 
     def _unless_draining(self) -> None:
@@ -164,7 +186,7 @@ class Recorder:
         transaction; ``extra`` adds fields to the STEP_FINISHED payload."""
         finished = now_ms()
         duration = max(0, finished - handle.started_ms)
-        with self._transaction(bool(artifacts)) as conn:
+        with self._transaction(bool(artifacts) and self._batch is None) as conn:
             event = self.event(
                 EventType.STEP_FINISHED,
                 f"finish:{handle.phase.value}:{handle.iteration}",
@@ -194,7 +216,9 @@ class Recorder:
                 cost_usd=cost_usd,
                 **extra,
             )
-            if artifacts:
+            if artifacts and self._batch is not None:
+                self._batch_artifacts.extend(artifacts)
+            elif artifacts:
                 self.ctx.store.index_artifacts(self.ctx.run_id, artifacts, conn=conn)
         return event
 

@@ -107,7 +107,13 @@ def run_workflow(run_id: str) -> str:
 
 
 def _run_loop(run_id: str, iteration: int) -> Outcome:
-    """Iterate implementation -> review -> verification -> watchdog until the gate decides."""
+    """Iterate implementation -> review -> verification until the watchdog decides.
+
+    The iteration's last step takes the watchdog's decision itself ("decided"); the watchdog
+    runs as a step of its own only when that step did not (a review that waited out a usage
+    limit). Outcomes replayed from workflows recorded before the watchdog moved into the
+    last step never say "decided", so their watchdog step is called where it was recorded.
+    """
     prepared = prepare_step(run_id)
     if prepared.get("stop") or prepared.get("failed"):
         return _as_outcome(prepared)
@@ -120,6 +126,7 @@ def _run_loop(run_id: str, iteration: int) -> Outcome:
             continue
         if impl.get("stop") or impl.get("failed"):
             return _as_outcome(impl)
+        last = impl
         if impl.get("needs_review"):
             reviewed = review_step(run_id, iteration)
             if reviewed.get("usage_limit"):
@@ -128,11 +135,14 @@ def _run_loop(run_id: str, iteration: int) -> Outcome:
                     return waited
             elif reviewed.get("stop") or reviewed.get("failed"):
                 return _as_outcome(reviewed)
+            else:
+                last = reviewed
         if impl.get("verify"):
             verified = verification_step(run_id, iteration)
             if verified.get("stop") or verified.get("failed"):
                 return _as_outcome(verified)
-        decision = watchdog_step(run_id, iteration)
+            last = verified
+        decision = last if last.get("decided") else watchdog_step(run_id, iteration)
         if decision.get("stop") or decision.get("failed"):
             return _as_outcome(decision)
         if decision.get("complete"):

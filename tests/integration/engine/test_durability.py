@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -131,6 +132,40 @@ def test_retry_runs_a_failed_run_again_from_its_failed_step(daemon: Loopd, works
     events = assert_history_consistent_loose(daemon, run["id"])
     assert [e["event_type"] for e in events].count("RUN_FAILED") == 1
     assert terminal_event(events)["event_type"] == "RUN_COMPLETED"
+    # The iteration the limit stopped had done its work: only its decision was taken again.
+    implementations = Counter(
+        s["iteration"] for s in daemon.steps(run["id"]) if s["phase"] == "implementation"
+    )
+    assert implementations == {1: 1, 2: 1, 3: 1}
+
+
+def test_a_step_recorded_before_its_checkpoint_is_not_run_again(daemon: Loopd, tmp_path: Path):
+    """The window between a step's own transaction and DBOS's checkpoint of its result: the
+    daemon dies there, DBOS runs the step again on restart, and the step returns what it
+    recorded instead of running its agent a second time. Reproduced by deleting DBOS's
+    checkpoint of iteration 1's implementation step while loopd is down."""
+    workspace = make_workspace(tmp_path, tasks=3, name="unchecked")
+    run = daemon.create_run(workspace, model="delay=0.8", reviewer=False)
+    daemon.wait_for(lambda: daemon.run(run["id"])["iteration"] >= 2, what="iteration 2")
+    daemon.kill9()
+    database = daemon.data_dir / "loopd.db"
+    with sqlite3.connect(database) as db:
+        [(function_id,)] = db.execute(
+            "SELECT min(function_id) FROM operation_outputs"
+            " WHERE workflow_uuid = ? AND function_name = 'agentloop.implementation'",
+            (run["id"],),
+        ).fetchall()
+        db.execute(
+            "DELETE FROM operation_outputs WHERE workflow_uuid = ? AND function_id >= ?",
+            (run["id"], function_id),
+        )
+    daemon.start()
+    done = daemon.wait_status(run["id"], "COMPLETED", timeout=90)
+    # Run again, the agent would have done task 2 in iteration 1 and finished a round early.
+    assert done["tasks_done"] == 3 and done["iteration"] == 3
+    assert_history_consistent(daemon, run["id"])
+    logs = workspace / "logs" / "loop" / f"run-{run['id']}"
+    assert (logs / "iter-01.log").read_text().count("scripted: implementing") == 1
 
 
 def test_reset_starts_over_on_a_fresh_branch(daemon: Loopd, workspace: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from integration.loopd import Loopd, git, terminal_event
@@ -133,3 +134,67 @@ def test_dirty_primary_checkout_is_refused_with_a_reason(daemon: Loopd, workspac
     run = daemon.create_run(workspace)
     done = daemon.wait_status(run["id"], "FAILED")
     assert "specs/demo.md" in done["reason"]
+
+
+ESCAPING_AGENT = """
+import os, pathlib, subprocess, sys
+prompt = sys.stdin.read()
+log, primary_file, token = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+with log.open("a") as out:
+    out.write(prompt + "\\n=====\\n")
+plan = pathlib.Path(os.environ["LOOP_PLAN_PATH"])
+lines = plan.read_text().splitlines(keepends=True)
+reviewing = "you are reviewing" in prompt.lower()
+mark, new = ("- [x]", "- [R]") if reviewing else ("- [ ]", "- [x]")
+for i, line in enumerate(lines):
+    if line.startswith(mark):
+        lines[i] = line.replace(mark, new, 1)
+        break
+plan.write_text("".join(lines))
+identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+subprocess.run(["git", *identity, "commit", "-qam", "step"], check=True)
+if not reviewing and os.environ["LOOP_ITERATION"] == "1":
+    with primary_file.open("a") as out:  # the escape: the user's checkout, not the worktree
+        out.write("written by the agent\\n")
+text = plan.read_text()
+if "- [ ]" not in text and "- [x]" not in text:
+    print(token)
+elif reviewing:
+    print("Reviewed a task. 0 awaiting review.")
+else:
+    print("Completed a task. Some tasks remain.")
+"""
+
+
+def test_an_agent_writing_to_the_users_checkout_is_caught_and_reminded(
+    daemon: Loopd, workspace: Path, tmp_path: Path
+):
+    """worktree_escape (SPEC 6): the implementation step of iteration 1 edits a tracked file
+    of the primary checkout; with the reviewer on, the iteration's one check (after the
+    review) catches it, the run goes on, and the next implementation prompt says so."""
+    from agentloop.core.completion import COMPLETION_TOKEN
+
+    script, prompts = tmp_path / "agent.py", tmp_path / "prompts.txt"
+    script.write_text(ESCAPING_AGENT)
+    escaped_file = workspace / "specs" / "demo.md"
+    run = daemon.create_run(
+        workspace,
+        agent="command",
+        agent_cmd=f"{sys.executable} {script} {prompts} {escaped_file} '{COMPLETION_TOKEN}'",
+        reviewer=True,
+    )
+    done = daemon.wait_status(run["id"], "COMPLETED")
+    assert done["tasks_done"] == 3
+    signals = [
+        e["payload"]
+        for e in daemon.events(run["id"])
+        if e["event_type"] == "WATCHDOG_SIGNAL" and e["payload"]["signal"] == "worktree_escape"
+    ]
+    assert len(signals) == 1, signals
+    assert "specs/demo.md" in signals[0]["detail"]
+    implementation_prompts = [
+        p for p in prompts.read_text().split("\n=====\n") if p and "reviewing" not in p.lower()
+    ]
+    assert "work only inside your worktree" not in implementation_prompts[0]
+    assert "work only inside your worktree" in implementation_prompts[1]
+    assert "specs/demo.md" in implementation_prompts[1]

@@ -26,6 +26,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.phases.lifecycle import check_hold, current_agent
+from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.prompting import implementation_prompt, review_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder, StepHandle
 from agentloop.engine.sink import EngineSink, log_names
@@ -38,6 +39,8 @@ _TASK_NAMED = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SECRET_ENV = frozenset({"LOOPD_AUTH_TOKEN", "LOOPD_TOKEN"})
+# Shared by every run: starting a thread per step cost more than the check it ran.
+_ESCAPE_CHECKS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="escape-check")
 
 
 @dataclass
@@ -51,6 +54,9 @@ class AgentRun:
 
 
 def implementation(ctx: RunContext, iteration: int) -> Outcome:
+    replayed = replay_finished(ctx, iteration)
+    if replayed is not None:
+        return replayed
     ran = _run_agent(ctx, Phase.IMPLEMENTATION, iteration, implementation_prompt(ctx))
     if isinstance(ran, dict):
         return ran
@@ -63,13 +69,16 @@ def implementation(ctx: RunContext, iteration: int) -> Outcome:
         ran,
         iteration,
         {
-            "needs_review": bool(ctx.config.reviewer and ran.plan and ran.plan.awaiting_review),
+            "needs_review": _needs_review(ctx, ran.plan),
             "verify": bool(ctx.config.verify_cmds),
         },
     )
 
 
 def review(ctx: RunContext, iteration: int) -> Outcome:
+    replayed = replay_finished(ctx, iteration)
+    if replayed is not None:
+        return replayed
     before = read_plan(worktree_plan_path(ctx))
     ran = _run_agent(ctx, Phase.REVIEW, iteration, review_prompt(ctx))
     if isinstance(ran, dict):
@@ -85,11 +94,12 @@ def review(ctx: RunContext, iteration: int) -> Outcome:
         ctx.state.consecutive_review_failures += 1
     else:
         ctx.state.consecutive_review_failures = 0
-    outcome = _finish_agent_step(ctx, ran, iteration, {})
     limit = ctx.config.max_consecutive_review_failures
-    if not outcome.get("failed") and limit and ctx.state.consecutive_review_failures >= limit:
-        return {"failed": True, "reason": "consecutive_review_failures"}
-    return outcome
+    success: Outcome = {"verify": bool(ctx.config.verify_cmds)}
+    if limit and ctx.state.consecutive_review_failures >= limit:
+        # Only a review whose agent succeeded gets here: a failed agent is its own reason.
+        success = {"failed": True, "reason": "consecutive_review_failures"}
+    return _finish_agent_step(ctx, ran, iteration, success)
 
 
 def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> AgentRun | Outcome:
@@ -126,18 +136,27 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
         sink.close()
         raise
     agent_ms = (time.perf_counter() - agent_started) * 1000
-    # `git status` of the user's checkout runs while the logs are closed and indexed.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        escape_check = pool.submit(changed_since, snapshot)
+    plan_path = worktree_plan_path(ctx)
+    plan = read_plan(plan_path) if plan_path.exists() else None
+    escaped: list[str] = []
+    if phase is Phase.IMPLEMENTATION and result.failure is None and _needs_review(ctx, plan):
+        # The review's check, against the same snapshot, covers this step too: one
+        # `git status` per iteration instead of one per agent step.
+        artifacts = sink.close(index_now=False)
+    else:
+        # `git status` of the user's checkout runs while the logs are closed.
+        escape_check = _ESCAPE_CHECKS.submit(changed_since, snapshot)
         artifacts = sink.close(index_now=False)
         escaped = escape_check.result()
     if not escaped:
         # Unchanged: it is also the state before the run's next agent step. Only our own
-        # quick bookkeeping runs in between, so one `git status` per step is enough.
+        # quick bookkeeping runs in between.
         ctx.runtime.primary_snapshots[ctx.run_id] = snapshot
-    plan_path = worktree_plan_path(ctx)
-    plan = read_plan(plan_path) if plan_path.exists() else None
     return AgentRun(handle, result, plan, escaped, agent_ms, artifacts)
+
+
+def _needs_review(ctx: RunContext, plan: Plan | None) -> bool:
+    return bool(ctx.config.reviewer and plan is not None and plan.awaiting_review)
 
 
 def _record_retry(
@@ -236,21 +255,27 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
     if plan is not None:
         run_changes["tasks_done"] = plan.tasks_done
         run_changes["tasks_total"] = plan.tasks_total
-    Recorder(ctx).finish_step(
-        ran.handle,
-        status,
-        exit_code=result.exit_code,
-        tokens_in=result.tokens_in or 0,
-        tokens_out=result.tokens_out or 0,
-        cost_usd=result.cost_usd or 0.0,
-        message=result.message or _first_line(result.final_text),
-        run=run_changes,
-        # An interrupted step leaves the engine state to whoever interrupted it: a pause has
-        # just started a new epoch, which this step's stale copy must not overwrite.
-        state=status is not StepStatus.CANCELED,
-        artifacts=ran.artifacts,
-        agent_ms=round(ran.agent_ms, 3),
-    )
+    recorder = Recorder(ctx)
+    with recorder.batch():
+        recorder.finish_step(
+            ran.handle,
+            status,
+            exit_code=result.exit_code,
+            tokens_in=result.tokens_in or 0,
+            tokens_out=result.tokens_out or 0,
+            cost_usd=result.cost_usd or 0.0,
+            message=result.message or _first_line(result.final_text),
+            run=run_changes,
+            # An interrupted step leaves the engine state to whoever interrupted it: a pause
+            # has just started a new epoch, which this step's stale copy must not overwrite.
+            state=status is not StepStatus.CANCELED,
+            artifacts=ran.artifacts,
+            agent_ms=round(ran.agent_ms, 3),
+        )
+        if status is not StepStatus.CANCELED:
+            # The watchdog's budget check sees this step's cost.
+            ctx.run = ctx.run.model_copy(update=run_changes)
+            outcome = end_step(ctx, iteration, recorder, outcome)
     if status is not StepStatus.CANCELED:
         ctx.runtime.mark_clean(ctx.run_id)
     return outcome

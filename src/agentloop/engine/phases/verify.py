@@ -7,12 +7,16 @@ from agentloop.core.types import EventType, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.sink import EngineSink, log_names
 from agentloop.engine.verifier import run_verification
 
 
 def verification(ctx: RunContext, iteration: int) -> Outcome:
+    replayed = replay_finished(ctx, iteration)
+    if replayed is not None:
+        return replayed
     worktree = ctx.worktree
     if worktree is None:
         return {"failed": True, "reason": "internal_error: run has no worktree"}
@@ -31,35 +35,42 @@ def verification(ctx: RunContext, iteration: int) -> Outcome:
             on_line=sink.output,
             owner=ctx.run_id,
         )
-    finally:
+    except BaseException:
         sink.close()
+        raise
+    artifacts = sink.close(index_now=False)
     if ctx.runtime.was_interrupted(ctx.run_id):
-        recorder.finish_step(handle, StepStatus.CANCELED, exit_code=result.exit_code)
+        recorder.finish_step(
+            handle, StepStatus.CANCELED, exit_code=result.exit_code, artifacts=artifacts
+        )
         return {"stop": True, "status": "CANCELED"}
     record = ctx.state.record(iteration)
     record.verification_ok = result.ok
     if result.ok:
         ctx.state.consecutive_verification_failures = 0
         files.write("runner-notes.txt", "")
-        recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, state=True)
-        return {}
-    ctx.state.consecutive_verification_failures += 1
-    files.write("runner-notes.txt", result.failure_context())
-    recorder.event(
-        EventType.VERIFICATION_FAILED,
-        f"verification_failed:{iteration}",
-        of_step=handle.step_id,
-        command=result.command,
-        exit_code=result.exit_code,
-    )
-    recorder.finish_step(
-        handle,
-        StepStatus.FAILED,
-        exit_code=result.exit_code,
-        message=f"{result.command} exited {result.exit_code}",
-        state=True,
-    )
+    else:
+        ctx.state.consecutive_verification_failures += 1
+        files.write("runner-notes.txt", result.failure_context())
     limit = ctx.config.max_consecutive_verification_failures
+    work: Outcome = {}
     if limit and ctx.state.consecutive_verification_failures >= limit:
-        return {"failed": True, "reason": "consecutive_verification_failures"}
-    return {}
+        work = {"failed": True, "reason": "consecutive_verification_failures"}
+    with recorder.batch():
+        if not result.ok:
+            recorder.event(
+                EventType.VERIFICATION_FAILED,
+                f"verification_failed:{iteration}",
+                of_step=handle.step_id,
+                command=result.command,
+                exit_code=result.exit_code,
+            )
+        recorder.finish_step(
+            handle,
+            StepStatus.SUCCEEDED if result.ok else StepStatus.FAILED,
+            exit_code=result.exit_code if not result.ok else 0,
+            message=None if result.ok else f"{result.command} exited {result.exit_code}",
+            state=True,
+            artifacts=artifacts,
+        )
+        return end_step(ctx, iteration, recorder, work)

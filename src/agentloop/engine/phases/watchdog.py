@@ -1,5 +1,9 @@
 """The watchdog phase (SPEC 6) and the completion gate (SPEC 2.4e), applied after every
-iteration: complete, continue (perhaps with a rewritten prompt), or fail with a reason."""
+iteration: complete, continue (perhaps with a rewritten prompt), or fail with a reason.
+
+The watchdog normally runs inside the iteration's last step (:mod:`.step_end`), in the
+transaction that finishes it; :func:`watchdog` is the step of its own for an iteration whose
+last step did not decide (its review waited out a usage limit, or an older workflow)."""
 
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ from agentloop.store.rows import rfc3339_to_ms
 def watchdog(ctx: RunContext, iteration: int) -> Outcome:
     recorder = Recorder(ctx)
     with recorder.batch():
-        return _watch(ctx, iteration, recorder)
+        return watch(ctx, iteration, recorder)
 
 
-def _watch(ctx: RunContext, iteration: int, recorder: Recorder) -> Outcome:
+def watch(ctx: RunContext, iteration: int, recorder: Recorder) -> Outcome:
+    """Record the watchdog step of ``iteration`` (inside ``recorder.batch()``) and decide."""
     handle = recorder.start_step(Phase.WATCHDOG, iteration)
     gate = _gate(ctx, iteration)
     signals = detect_signals(ctx.state.history, gate)
