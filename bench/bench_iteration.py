@@ -247,9 +247,11 @@ def main() -> int:
             f"{best['overhead_ms_per_iteration']:>14}{best['overhead_median_of_repeats']:>11}"
         )
     headline = results[0]["overhead_median_of_repeats"]
+    worst = max(r["overhead_median_of_repeats"] for r in results)
     print(
-        f"target <= {TARGET_MS} ms (issue floor {ISSUE_FLOOR_MS} ms): "
-        f"{'met' if headline <= TARGET_MS else 'MISSED'}"
+        f"target <= {TARGET_MS} ms ({results[0]['scenario']}): "
+        f"{'met' if headline <= TARGET_MS else 'MISSED'}; issue floor {ISSUE_FLOOR_MS} ms "
+        f"(every scenario): {'met' if worst <= ISSUE_FLOOR_MS else 'MISSED'}"
     )
 
     print(f"\nthe same instant shell agent for both loops, {args.tasks} tasks, medians of "
@@ -279,7 +281,7 @@ def main() -> int:
         "full_pipeline_ms_per_iteration": results[-1]["overhead_median_of_repeats"],
         "target_ms": TARGET_MS,
         "within_target": headline <= TARGET_MS,
-        "within_issue_25ms": headline <= ISSUE_FLOOR_MS,
+        "within_issue_25ms": worst <= ISSUE_FLOOR_MS,
         "same_agent_ours_ms": same["agentloop"]["between_calls_ms"],
     }
     if PEER_PACKAGE in same:
