@@ -61,6 +61,42 @@ def test_filters_by_status_and_workspace(
     assert "status=COMPLETED" in page.url  # filters live in the fragment, never a token
 
 
+def test_pages_of_runs_and_the_way_back_keeps_filters_and_page(
+    loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
+) -> None:
+    runs = [start_run(loopd, workspace, name=f"paged-{i}") for i in range(3)]
+    for run in runs:
+        wait_status(loopd, run["id"], "COMPLETED")
+    newest_first = [run["id"] for run in reversed(runs)]
+    page.goto(f"{loopd.addr}/#/?workspace={workspace}&per=2")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect(run_row(page, newest_first[0])).to_be_visible()
+    expect(page.locator(".count")).to_have_text("1\u20132 of 3")
+    newer = page.get_by_role("button", name="← Newer")
+    older = page.get_by_role("button", name="Older →")
+    expect(newer).to_be_disabled()
+
+    older.click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(run_row(page, newest_first[2])).to_be_visible()
+    expect(page.locator(".count")).to_have_text("3\u20133 of 3")
+    expect(page.locator(".page-info")).to_have_text("Page 2 of 2")
+    expect(older).to_be_disabled()
+    assert "page=2" in page.url and "per=2" in page.url
+
+    run_row(page, newest_first[2]).get_by_role("link").click()
+    expect(page.locator("#run-title")).to_have_text("paged-0")
+    page.reload()  # the way back survives a reload of the run view
+    page.get_by_role("link", name="← All runs").click()
+    expect(run_row(page, newest_first[2])).to_be_visible()
+    expect(page.locator(".page-info")).to_have_text("Page 2 of 2")
+    expect(page.locator("#filter-workspace")).to_have_value(str(workspace))
+
+    page.select_option("#filter-status", "COMPLETED")  # a new filter starts at page 1
+    expect(page.locator("tbody tr")).to_have_count(2)
+    assert "page=" not in page.url
+
+
 def test_output_streams_into_the_run_view(
     loopd: Loopd, workspace: Path, page: Page, start_run: RunStarter
 ) -> None:

@@ -3,6 +3,7 @@
 // also triggers a (coalesced) re-read of the run and its steps, which keeps the header and
 // timeline exact without re-implementing the engine's projections here.
 
+import { listHref } from "./list_address.js";
 import { api, ApiError } from "../api.js";
 import { announce, h, refresher, replace } from "../dom.js";
 import { isTerminal } from "../format.js";
@@ -51,7 +52,7 @@ export function mountRun(container, runId, ctx) {
     h(
       "article",
       { class: "run-view", "aria-labelledby": "run-title" },
-      h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/", class: "back" }, "← All runs")),
+      h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: listHref(), class: "back" }, "← All runs")),
       error,
       header.node,
       controls.node,

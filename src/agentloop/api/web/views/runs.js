@@ -15,8 +15,9 @@ import {
   isTerminal,
 } from "../format.js";
 import { EventStream } from "../sse.js";
+import { rememberListQuery } from "./list_address.js";
 
-const LIMIT = 200;
+const PAGE_SIZE = 100;
 const POLL_MS = 2000;
 const SAFETY_POLL_MS = 15_000; // also picks up runs another host changed
 const STATUSES = ["PENDING", "RUNNING", "PAUSED", "COMPLETED", "FAILED", "CANCELED"];
@@ -28,8 +29,19 @@ const STATUS_FILTERS = [
 ];
 const COLUMNS = ["Status", "Name", "Workspace", "Branch", "Iter", "Tasks", "Cost", "Started", "Elapsed"];
 
+function positiveInt(text, fallback) {
+  const value = Number.parseInt(text || "", 10);
+  return Number.isFinite(value) && value >= 1 ? value : fallback;
+}
+
 export function mountRuns(container, params, ctx) {
-  const filter = { workspace: params.get("workspace") || "", status: params.get("status") || "" };
+  const filter = {
+    workspace: params.get("workspace") || "",
+    status: params.get("status") || "",
+    page: positiveInt(params.get("page"), 1),
+  };
+  // Runs per page: `per=` in the address changes it (the API serves at most 1000).
+  const pageSize = Math.min(1000, positiveInt(params.get("per"), PAGE_SIZE));
   const workspaces = new Set(filter.workspace ? [filter.workspace] : []);
   const rows = new Map(); // run id -> {row, cells, run}
   const controller = new AbortController();
@@ -47,6 +59,10 @@ export function mountRuns(container, params, ctx) {
   statusSelect.value = filter.status;
   const tbody = h("tbody");
   const empty = h("p", { class: "empty", hidden: true });
+  const newer = h("button", { type: "button", onclick: () => turnPage(-1) }, "← Newer");
+  const older = h("button", { type: "button", onclick: () => turnPage(1) }, "Older →");
+  const pageInfo = h("span", { class: "page-info", "aria-live": "polite" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages of runs", hidden: true }, newer, pageInfo, older);
   const error = h("p", { class: "form-error", role: "alert" });
 
   replace(
@@ -74,30 +90,60 @@ export function mountRuns(container, params, ctx) {
         ),
       ),
       empty,
+      pager,
     ),
   );
   renderWorkspaceOptions();
+  rememberListQuery(listQuery());
 
   const refresh = refresher(async () => {
-    const body = await api.listRuns(
-      { workspace_root: filter.workspace, status: filter.status, limit: LIMIT },
-      controller.signal,
-    );
+    let offset;
+    let body;
+    for (;;) {
+      offset = (filter.page - 1) * pageSize;
+      body = await api.listRuns(
+        { workspace_root: filter.workspace, status: filter.status, limit: pageSize, offset },
+        controller.signal,
+      );
+      const lastPage = Math.max(1, Math.ceil(body.total / pageSize));
+      if (filter.page <= lastPage) break;
+      // Runs went away (scrapped elsewhere) and this page with them: show the last one.
+      filter.page = lastPage;
+      showAddress();
+    }
     setText(error, "");
-    render(body.runs, body.total);
+    render(body.runs, body.total, offset);
   }, 200);
   const refreshOrReport = () =>
     refresh.now().catch((failure) => setText(error, `Could not load runs: ${failure.message}`));
 
-  function onFilterChange() {
-    filter.workspace = workspaceSelect.value;
-    filter.status = statusSelect.value;
+  function listQuery() {
     const query = new URLSearchParams();
     if (filter.workspace) query.set("workspace", filter.workspace);
     if (filter.status) query.set("status", filter.status);
-    const text = query.toString();
+    if (pageSize !== PAGE_SIZE) query.set("per", String(pageSize));
+    if (filter.page > 1) query.set("page", String(filter.page));
+    return query.toString();
+  }
+
+  function showAddress() {
+    const text = listQuery();
     history.replaceState(null, "", text ? `#/?${text}` : "#/");
+    rememberListQuery(text);
+  }
+
+  function onFilterChange() {
+    filter.workspace = workspaceSelect.value;
+    filter.status = statusSelect.value;
+    filter.page = 1;
+    showAddress();
     refresh.now();
+  }
+
+  function turnPage(step) {
+    filter.page = Math.max(1, filter.page + step);
+    showAddress();
+    refresh.now().then(() => tbody.querySelector("a")?.focus({ preventScroll: true }));
   }
   workspaceSelect.addEventListener("change", onFilterChange);
   statusSelect.addEventListener("change", onFilterChange);
@@ -109,7 +155,7 @@ export function mountRuns(container, params, ctx) {
     workspaceSelect.value = filter.workspace;
   }
 
-  function render(runs, total) {
+  function render(runs, total, offset) {
     const before = workspaces.size;
     for (const run of runs) workspaces.add(run.workspace_root);
     if (workspaces.size !== before) renderWorkspaceOptions();
@@ -135,7 +181,12 @@ export function mountRuns(container, params, ctx) {
         rows.delete(id);
       }
     }
-    setText(count, total > runs.length ? `${runs.length} of ${total}` : `${total}`);
+    const range = runs.length ? `${offset + 1}–${offset + runs.length}` : "0";
+    setText(count, total > runs.length ? `${range} of ${total}` : `${total}`);
+    pager.hidden = total <= pageSize;
+    setText(pageInfo, `Page ${filter.page} of ${Math.max(1, Math.ceil(total / pageSize))}`);
+    newer.disabled = filter.page <= 1;
+    older.disabled = offset + runs.length >= total;
     empty.hidden = runs.length > 0;
     setText(
       empty,
