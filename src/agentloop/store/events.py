@@ -16,6 +16,7 @@ from agentloop.core.errors import NotFound
 from agentloop.core.models import Event
 from agentloop.core.types import EventType
 from agentloop.store.changes import NewEvent, StepChange
+from agentloop.store.paging import page_after
 from agentloop.store.rows import clean_json, event_from_row, new_id
 from agentloop.store.runs import change_values, check_status
 from agentloop.store.schema import events, runs
@@ -116,14 +117,8 @@ def append(conn: sa.Connection, run_id: str, new: NewEvent, now: int) -> tuple[E
 def events_after(
     conn: sa.Connection, run_id: str, after_seq: int = 0, limit: int | None = None
 ) -> list[Event]:
-    query = (
-        sa.select(events)
-        .where(events.c.run_id == run_id, events.c.seq > after_seq)
-        .order_by(events.c.seq)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [event_from_row(row) for row in conn.execute(query).mappings()]
+    rows = page_after(conn, events, runs.c.last_seq, run_id, after_seq, limit)
+    return [event_from_row(row) for row in rows]
 
 
 def last_seq(conn: sa.Connection, run_id: str) -> int:

@@ -10,6 +10,7 @@ from agentloop.core.errors import NotFound
 from agentloop.core.models import OutputLine
 from agentloop.core.types import Phase
 from agentloop.store.changes import NewOutputLine
+from agentloop.store.paging import page_after
 from agentloop.store.rows import clean_text, output_from_row
 from agentloop.store.schema import output, runs
 
@@ -62,11 +63,5 @@ def append_output(
 def output_after(
     conn: sa.Connection, run_id: str, after_seq: int = 0, limit: int | None = 1000
 ) -> list[OutputLine]:
-    query = (
-        sa.select(output)
-        .where(output.c.run_id == run_id, output.c.seq > after_seq)
-        .order_by(output.c.seq)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [output_from_row(row) for row in conn.execute(query).mappings()]
+    rows = page_after(conn, output, runs.c.last_output_seq, run_id, after_seq, limit)
+    return [output_from_row(row) for row in rows]

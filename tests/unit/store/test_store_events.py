@@ -292,3 +292,41 @@ def test_cancel_open_steps(store: Store, make_run) -> None:
     assert stopped.id == canceled[0] and stopped.message == "paused by user"
     assert stopped.finished_at is not None and stopped.duration_ms is not None
     assert store.cancel_open_steps(run.id) == []
+
+
+def test_pages_of_events_and_output_read_everything_in_order(store: Store, make_run) -> None:
+    from agentloop.store.changes import NewOutputLine
+
+    run = make_run()
+    for index in range(10):
+        store.append_event(run.id, EventType.WATCHDOG_SIGNAL, {"index": index})
+    store.append_output(
+        run.id, [NewOutputLine(None, Phase.IMPLEMENTATION, 1, f"line {i}", 0) for i in range(10)]
+    )
+
+    def every_event(page: int) -> list[int]:
+        seen, after = [], 0
+        while batch := store.events_after(run.id, after, page):
+            seen += [event.seq for event in batch]
+            after = batch[-1].seq
+        return seen
+
+    def every_line(page: int) -> list[int]:
+        seen, after = [], 0
+        while batch := store.output_after(run.id, after, page):
+            seen += [line.seq for line in batch]
+            after = batch[-1].seq
+        return seen
+
+    all_events = [event.seq for event in store.events_after(run.id, 0, None)]
+    assert all_events == list(range(1, len(all_events) + 1)) and len(all_events) >= 10
+    for page in (1, 3, 10, 50):
+        assert every_event(page) == all_events
+        assert every_line(page) == list(range(1, 11))
+    # The store never leaves a gap; were there one, no page would stop short of the rest.
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.delete(events).where(events.c.run_id == run.id, events.c.seq.in_([4, 5, 6]))
+        )
+    for page in (1, 2, 3, 50):
+        assert every_event(page) == [seq for seq in all_events if seq not in (4, 5, 6)]
