@@ -129,7 +129,9 @@ def serve(settings: DaemonSettings, held: _Held) -> None:
         stopping.set()
         _log.info("loopd: draining on signal %s", signal.Signals(signum).name)
         runtime.begin_shutdown()
-        server.should_exit = True
+        # Through uvicorn's own handler, so sse-starlette learns of it and lets every open
+        # stream end cleanly instead of cutting it.
+        server.handle_exit(signum, _frame)
 
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)

@@ -6,7 +6,8 @@ list read after it misses nothing); `lagged` means deliveries were dropped for a
 reader, so re-read the list. Other frames carry one event envelope, `event:` its type.
 Frames have no `id:` (seq numbers are per run), so a reconnecting client starts again
 from `ready`. Events written by another host are not on this host's bus: clients that
-need them poll as well. A keep-alive comment goes out every 15 s.
+need them poll as well. A keep-alive comment goes out every 15 s. When loopd stops, the
+stream ends cleanly within a second.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from sse_starlette.sse import EventSourceResponse
 
 from agentloop.api.deps import runtime_of
+from agentloop.api.routes_stream import SHUTDOWN_GRACE_SEC
 from agentloop.api.schemas import ErrorBody
 from agentloop.store.bus import Bus
 
@@ -31,7 +34,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _all_events(request: Request, bus: Bus | None) -> AsyncIterator[dict[str, str]]:
+async def _all_events(
+    request: Request, bus: Bus | None, stopping: anyio.Event
+) -> AsyncIterator[dict[str, str]]:
     if bus is None:  # a store without a bus: nothing live to offer
         yield {"event": "ready", "data": '{"live":false}'}
         return
@@ -39,7 +44,7 @@ async def _all_events(request: Request, bus: Bus | None) -> AsyncIterator[dict[s
         yield {"event": "ready", "data": '{"live":true}'}
         while True:
             delivery = await subscription.get(timeout=WAIT_SEC)
-            if delivery.closed or await request.is_disconnected():
+            if delivery.closed or stopping.is_set() or await request.is_disconnected():
                 return
             if delivery.lagged:
                 yield {"event": "lagged", "data": "{}"}
@@ -51,4 +56,10 @@ async def _all_events(request: Request, bus: Bus | None) -> AsyncIterator[dict[s
 async def stream_all_events(request: Request) -> EventSourceResponse:
     """Every run's events, live (no replay); see the module docstring."""
     bus = runtime_of(request).store.bus
-    return EventSourceResponse(_all_events(request, bus), ping=KEEPALIVE_SEC)
+    stopping = anyio.Event()
+    return EventSourceResponse(
+        _all_events(request, bus, stopping),
+        ping=KEEPALIVE_SEC,
+        shutdown_event=stopping,
+        shutdown_grace_period=SHUTDOWN_GRACE_SEC,
+    )

@@ -3,7 +3,8 @@
 Both replay history after a sequence number (`Last-Event-ID` or `?after=`), then go live,
 each item exactly once and in order (the algorithm is ``agentloop.store.follow``). The event
 stream ends after the run's terminal event, the output stream once the run is terminal and
-its output drained; a keep-alive comment goes out every 15 s.
+its output drained; a keep-alive comment goes out every 15 s. When loopd stops, every
+stream ends cleanly within a second (clients reconnect with `Last-Event-ID`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
@@ -27,6 +29,9 @@ from agentloop.store.repository import Store
 router = APIRouter(tags=["streams"])
 
 KEEPALIVE_SEC = 15
+# How long a stream has to end by itself once loopd stops, before it is cut: more than the
+# follow loop's idle wake-up (1 s), less than uvicorn's graceful shutdown timeout (2 s).
+SHUTDOWN_GRACE_SEC = 1.5
 REPLAY_PAGE = 500
 _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
@@ -104,16 +109,21 @@ _ENCODED = _EncodedFrames()
 
 
 async def _until_disconnect(
-    request: Request, batches: AsyncIterator[Sequence[Any]], frame: Callable[[Any], Any]
+    request: Request,
+    batches: AsyncIterator[Sequence[Any]],
+    frame: Callable[[Any], Any],
+    stopping: anyio.Event,
 ) -> AsyncIterator[bytes]:
     """Each batch of items as one chunk of frames: one socket write per batch, not per
-    item (a write per line is what 50 subscribers of a busy agent could not keep up with)."""
+    item (a write per line is what 50 subscribers of a busy agent could not keep up with).
+    Ends when the client leaves or loopd stops (checked at least once a second)."""
     kind = frame.__name__
     try:
         async for batch in batches:
-            if await request.is_disconnected():
+            if stopping.is_set() or await request.is_disconnected():
                 return
-            yield b"".join(_ENCODED.get(kind, item, frame) for item in batch)
+            if batch:
+                yield b"".join(_ENCODED.get(kind, item, frame) for item in batch)
     finally:
         await batches.aclose()  # type: ignore[attr-defined]
 
@@ -131,7 +141,13 @@ async def _respond(
     store = runtime_of(request).store
     run = await run_in_threadpool(store.resolve_run, run_id)
     batches = live(store, run.id, start) if follow else _history(read(store), run.id, start)
-    return EventSourceResponse(_until_disconnect(request, batches, frame), ping=KEEPALIVE_SEC)
+    stopping = anyio.Event()
+    return EventSourceResponse(
+        _until_disconnect(request, batches, frame, stopping),
+        ping=KEEPALIVE_SEC,
+        shutdown_event=stopping,
+        shutdown_grace_period=SHUTDOWN_GRACE_SEC,
+    )
 
 
 @router.get("/runs/{run_id}/events", responses=_STREAM_RESPONSES, response_model=None)

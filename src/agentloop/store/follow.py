@@ -14,6 +14,8 @@ database has no more lines. Database reads run in worker threads.
 The ``*_batches`` variants yield the same items grouped as they came (a page, or the
 usable part of one delivery), so a stream can send a whole batch in one write: one write
 per line was what limited 50 subscribers of a 1000 lines/s agent (bench_streaming.py).
+After a quiet spell with nothing new they yield an empty batch: the consumer's chance, at
+least every ``idle_seconds``, to notice that its client left or the daemon is stopping.
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ async def _follow(
     after_seq: int,
     idle_seconds: float,
 ) -> AsyncIterator[list[T]]:
-    """The loop of the module docstring, yielding non-empty batches.
+    """The loop of the module docstring, yielding batches (empty after a quiet spell).
 
     ``finished()`` (is the run over?) is asked before each re-read that follows a quiet
     spell; when it was over before the read, the read was the last one. A run's status
@@ -163,6 +165,8 @@ async def _follow(
                     continue
                 if done:
                     return
+                if not batch:
+                    yield batch
             delivery = await _next(subscription, idle_seconds)
             if delivery.closed:
                 return
