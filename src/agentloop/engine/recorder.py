@@ -65,6 +65,8 @@ class Recorder:
     def _write_batch(self) -> None:
         queued = self._batch
         if not queued:
+            if self._batch_state:
+                self.ctx.store.update_run(self.ctx.run_id, state=self.ctx.state.to_json())
             return
         if self._batch_state:
             last = queued[-1]
