@@ -20,13 +20,12 @@ from fastapi import APIRouter, Request
 from sse_starlette.sse import EventSourceResponse
 
 from agentloop.api.deps import runtime_of
-from agentloop.api.routes_stream import SHUTDOWN_GRACE_SEC
+from agentloop.api.routes_stream import sse_response
 from agentloop.api.schemas import ErrorBody
 from agentloop.store.bus import Bus
 
 router = APIRouter(tags=["streams"])
 
-KEEPALIVE_SEC = 15
 WAIT_SEC = 1.0  # how often a quiet stream checks whether its client has gone
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
@@ -56,10 +55,4 @@ async def _all_events(
 async def stream_all_events(request: Request) -> EventSourceResponse:
     """Every run's events, live (no replay); see the module docstring."""
     bus = runtime_of(request).store.bus
-    stopping = anyio.Event()
-    return EventSourceResponse(
-        _all_events(request, bus, stopping),
-        ping=KEEPALIVE_SEC,
-        shutdown_event=stopping,
-        shutdown_grace_period=SHUTDOWN_GRACE_SEC,
-    )
+    return sse_response(lambda stopping: _all_events(request, bus, stopping))

@@ -141,9 +141,15 @@ async def _respond(
     store = runtime_of(request).store
     run = await run_in_threadpool(store.resolve_run, run_id)
     batches = live(store, run.id, start) if follow else _history(read(store), run.id, start)
+    return sse_response(lambda stopping: _until_disconnect(request, batches, frame, stopping))
+
+
+def sse_response(body: Callable[[anyio.Event], AsyncIterator[Any]]) -> EventSourceResponse:
+    """An SSE response with keep-alives whose ``body`` gets the event set when loopd stops,
+    and ``SHUTDOWN_GRACE_SEC`` to end by itself (a clean end) before it is cut."""
     stopping = anyio.Event()
     return EventSourceResponse(
-        _until_disconnect(request, batches, frame, stopping),
+        body(stopping),
         ping=KEEPALIVE_SEC,
         shutdown_event=stopping,
         shutdown_grace_period=SHUTDOWN_GRACE_SEC,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -304,19 +306,18 @@ def test_pages_of_events_and_output_read_everything_in_order(store: Store, make_
         run.id, [NewOutputLine(None, Phase.IMPLEMENTATION, 1, f"line {i}", 0) for i in range(10)]
     )
 
-    def every_event(page: int) -> list[int]:
+    def every_seq(read: Callable[[str, int, int], Sequence[Any]], page: int) -> list[int]:
         seen, after = [], 0
-        while batch := store.events_after(run.id, after, page):
-            seen += [event.seq for event in batch]
+        while batch := read(run.id, after, page):
+            seen += [item.seq for item in batch]
             after = batch[-1].seq
         return seen
 
+    def every_event(page: int) -> list[int]:
+        return every_seq(store.events_after, page)
+
     def every_line(page: int) -> list[int]:
-        seen, after = [], 0
-        while batch := store.output_after(run.id, after, page):
-            seen += [line.seq for line in batch]
-            after = batch[-1].seq
-        return seen
+        return every_seq(store.output_after, page)
 
     all_events = [event.seq for event in store.events_after(run.id, 0, None)]
     assert all_events == list(range(1, len(all_events) + 1)) and len(all_events) >= 10
