@@ -173,6 +173,15 @@ def resolve_bin(request: AgentRequest, name: str, configured: str | None) -> str
     )
 
 
+def child_env(request: AgentRequest) -> dict[str, str]:
+    """The request's environment with ``PWD`` set to the step's directory: CLIs such as
+    opencode take their working directory from ``$PWD``, not from the process's cwd, and
+    would otherwise work in loopd's directory instead of the worktree."""
+    env = dict(request.env)
+    env["PWD"] = os.fspath(request.cwd)
+    return env
+
+
 def run_cli(
     transcript: Transcript,
     argv: Sequence[str],
@@ -185,7 +194,7 @@ def run_cli(
     proc = run_process(
         argv,
         cwd=request.cwd,
-        env=request.env,
+        env=child_env(request),
         stdin_text=stdin_text,
         timeout_sec=request.timeout_sec,
         on_line=transcript.on_stdout,

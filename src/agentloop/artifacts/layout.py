@@ -53,6 +53,10 @@ def review_log(iteration: int) -> str:
     return f"review-{_nn(iteration)}.log"
 
 
+def review_events(iteration: int) -> str:
+    return f"review-{_nn(iteration)}.events.jsonl"
+
+
 def verify_log(iteration: int) -> str:
     return f"verify-{_nn(iteration)}.log"
 
@@ -72,6 +76,7 @@ _KINDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"iter-\d{2,}\.tail\.txt"), "iteration_tail"),
     (re.compile(r"iter-\d{2,}\.events\.jsonl"), "iteration_events"),
     (re.compile(r"review-\d{2,}\.log"), "review_log"),
+    (re.compile(r"review-\d{2,}\.events\.jsonl"), "review_events"),
     (re.compile(r"verify-\d{2,}\.log"), "verify_log"),
     (re.compile(r"verify-merge\.log"), "verify_merge_log"),
     (re.compile(r"runner-notes\.txt"), "runner_notes"),

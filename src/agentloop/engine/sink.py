@@ -8,6 +8,7 @@ import contextlib
 import threading
 from typing import Any
 
+from agentloop.artifacts import layout
 from agentloop.artifacts.tee import TeeLog
 from agentloop.core.types import EventType, Phase
 from agentloop.engine.context import RunContext
@@ -87,8 +88,9 @@ class EngineSink:
 
 
 def log_names(phase: Phase, iteration: int) -> tuple[str, str | None]:
+    """The step's output log and raw-event log (agent steps only) in the run dir."""
     if phase is Phase.REVIEW:
-        return f"review-{iteration:02d}.log", None
+        return layout.review_log(iteration), layout.review_events(iteration)
     if phase is Phase.VERIFICATION:
-        return f"verify-{iteration:02d}.log", None
-    return f"iter-{iteration:02d}.log", f"iter-{iteration:02d}.events.jsonl"
+        return layout.verify_log(iteration), None
+    return layout.iter_log(iteration), layout.iter_events(iteration)

@@ -1,0 +1,115 @@
+"""The Anthropic Messages API as Claude Code 2.1 uses it: ``POST /v1/messages`` (streaming
+SSE: message_start, content blocks with text / tool_use deltas, message_delta, message_stop).
+The brain's shell command goes out as a ``Bash`` tool call.
+
+Point the CLI here with ``ANTHROPIC_BASE_URL`` (see :func:`claude_env`)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from realcli.brain import Action, Answer
+from realcli.server import Fault, SSEWriter
+
+_ids = itertools.count(1)
+
+
+class AnthropicProtocol:
+    def is_model_request(self, method: str, path: str) -> bool:
+        return method == "POST" and path.split("?")[0] == "/v1/messages"
+
+    def brain_inputs(self, body: Any) -> tuple[str, list[str]]:
+        messages = body.get("messages", []) if isinstance(body, dict) else []
+        first = next((m for m in messages if m.get("role") == "user"), {})
+        prompt = "\n".join(_texts(first.get("content")))
+        results: list[str] = []
+        for message in messages:
+            content = message.get("content")
+            if message.get("role") != "user" or not isinstance(content, list):
+                continue
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    results.append("\n".join(_texts(block.get("content"))))
+        return prompt, results
+
+    def write_action(self, out: SSEWriter, body: Any, path: str, action: Action) -> None:
+        model = body.get("model", "claude-mock") if isinstance(body, dict) else "claude-mock"
+        n = next(_ids)
+        usage = {
+            "input_tokens": 1000 + n,
+            "output_tokens": 1,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        message = {
+            "id": f"msg_mock{n:06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        out.event({"type": "message_start", "message": message}, "message_start")
+        if isinstance(action, Answer):
+            block = {"type": "text", "text": ""}
+            delta = {"type": "text_delta", "text": action.text}
+            stop = "end_turn"
+        else:
+            block = {"type": "tool_use", "id": f"toolu_mock{n:06d}", "name": "Bash", "input": {}}
+            args = {"command": action.command, "description": action.description}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(args)}
+            stop = "tool_use"
+        out.event(
+            {"type": "content_block_start", "index": 0, "content_block": block},
+            "content_block_start",
+        )
+        out.event(
+            {"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta"
+        )
+        out.event({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        out.event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 20 + n},
+            },
+            "message_delta",
+        )
+        out.event({"type": "message_stop"}, "message_stop")
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list):
+        return []
+    return [
+        str(block.get("text", ""))
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "text"
+    ]
+
+
+def error(status: int, kind: str, message: str, **headers: str) -> Fault:
+    """An Anthropic error answer (``{"type": "error", "error": {type, message}}``)."""
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    return Fault(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def claude_env(url: str, home: Path) -> dict[str, str]:
+    """The environment that points Claude Code at the mock, offline, with a fresh home."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_API_KEY": "sk-test-anything",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "IS_SANDBOX": "1",
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+    }
