@@ -108,12 +108,29 @@ class Config:
         _PATH, "specs/planning", "Directory of the plans: <spec-stem>-plan.md."
     )
     log_dir: str = setting(_PATH, "logs/loop", "Run directories go to <log_dir>/run-<id>/.")
-    model: str = setting(Text("a model name"), "opus", "Model of the implementation steps.")
+    model: str = setting(
+        Text("a model name"),
+        "opus",
+        "Model of the implementation steps. A Claude name (opus, sonnet, haiku, claude-*) "
+        "goes to claude only; codex, gemini and opencode then use their <agent>_model, "
+        "else their CLI's own default.",
+    )
     review_model: str = setting(
         Text("a model name"),
         "opus",
         "Model of the review steps; empty: the same as model.",
         derived_from="model",
+    )
+    codex_model: str | None = setting(
+        OrNone(Text("a model name")), None, "Model of codex steps; empty: see model."
+    )
+    gemini_model: str | None = setting(
+        OrNone(Text("a model name")), None, "Model of gemini steps; empty: see model."
+    )
+    opencode_model: str | None = setting(
+        OrNone(Text("a model name")),
+        None,
+        "Model of opencode steps (provider/model); empty: see model.",
     )
     agent: AgentName = setting(
         Choice(AgentName), AgentName.CLAUDE, "Agent CLI that runs the steps."

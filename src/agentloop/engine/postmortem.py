@@ -34,6 +34,7 @@ from dbos import DBOS, SetWorkflowID
 from agentloop.agents import AgentRequest, MemorySink, RetryPolicy, get_agent, run_with_retries
 from agentloop.artifacts.layout import analysis, iter_log, iter_tail
 from agentloop.artifacts.writer import tail_lines
+from agentloop.core.agent_model import agent_model
 from agentloop.core.errors import AgentError, AgentloopError, Conflict
 from agentloop.core.models import Event, Run
 from agentloop.core.postmortem_prompt import (
@@ -41,7 +42,7 @@ from agentloop.core.postmortem_prompt import (
     PostmortemFacts,
     build_postmortem_prompt,
 )
-from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.core.types import AgentName, EventType, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.recorder import Recorder
@@ -154,7 +155,7 @@ def ask_agent(ctx: RunContext, files: RunFiles) -> str:
         extra["agent_cmd"] = config.agent_cmd
     request = AgentRequest(
         prompt=prompt,
-        model=config.model,
+        model=agent_model(config, AgentName(agent_name)),
         cwd=files.primary_dir,
         timeout_sec=float(config.agent_timeout_sec),
         env=env,

@@ -19,9 +19,10 @@ from typing import Any
 
 from agentloop.agents import AgentRequest, AgentResult, RetryPolicy, get_agent, run_with_retries
 from agentloop.agents.process import kill_stale_group
+from agentloop.core.agent_model import agent_model
 from agentloop.core.completion import completion_status
 from agentloop.core.plan import Plan, read_plan
-from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.core.types import AgentName, EventType, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
@@ -115,7 +116,7 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     files = RunFiles(ctx)
     handle = recorder.start_step(phase, iteration, output_path=str(files.path(log_name)))
     agent_name = current_agent(ctx)
-    model = ctx.config.review_model if phase is Phase.REVIEW else ctx.config.model
+    model = agent_model(ctx.config, AgentName(agent_name), review=phase is Phase.REVIEW)
     snapshot = ctx.runtime.primary_snapshots.pop(ctx.run_id, None) or snapshot_primary(
         ctx.workspace
     )
