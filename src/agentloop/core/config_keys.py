@@ -36,6 +36,7 @@ from agentloop.core.types import (
     MergeStrategy,
     NamingMode,
     QueuePolicy,
+    WatchdogExhausted,
     WorktreeProviderName,
 )
 
@@ -230,7 +231,14 @@ class Config:
         Choice(QueuePolicy), QueuePolicy.FIFO, "Order of pending runs."
     )
     watchdog_max_rewrites: int = setting(
-        Integer(minimum=0), 2, "Prompt rewrites by the watchdog before it fails the run."
+        Integer(minimum=0),
+        2,
+        "Prompt rewrites by the watchdog (per run, fresh after a resume) before it escalates.",
+    )
+    watchdog_exhausted: WatchdogExhausted = setting(
+        Choice(WatchdogExhausted),
+        WatchdogExhausted.PAUSE,
+        "When rewrites and fallback agents are used up: pause (needs_attention) or fail.",
     )
     max_consecutive_verification_failures: int = setting(
         Integer(minimum=0), 3, "Failed verifications in a row that fail the run; 0: off."

@@ -113,10 +113,16 @@ class WatchdogRewrite(Payload):
     prompt_after: str
 
 
+class WatchdogEscalated(Payload):
+    signal: WatchdogSignal
+    to_agent: AgentName
+
+
 class RunPaused(Payload):
     reason: str | None = None
     resume_at: float | None = None
     agent: AgentName | None = None
+    signals: list[dict[str, str]] | None = None
 
 
 class RunResumed(Payload):
@@ -168,6 +174,7 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
     EventType.WATCHDOG_SIGNAL: WatchdogSignalRaised,
     EventType.AGENT_HOLD: AgentHold,
     EventType.WATCHDOG_REWRITE: WatchdogRewrite,
+    EventType.WATCHDOG_ESCALATED: WatchdogEscalated,
     EventType.RUN_PAUSED: RunPaused,
     EventType.RUN_RESUMED: RunResumed,
     EventType.MERGE_COMPLETED: MergeCompleted,

@@ -111,6 +111,7 @@ class EventType(StrEnum):
     WATCHDOG_SIGNAL = "WATCHDOG_SIGNAL"
     AGENT_HOLD = "AGENT_HOLD"
     WATCHDOG_REWRITE = "WATCHDOG_REWRITE"
+    WATCHDOG_ESCALATED = "WATCHDOG_ESCALATED"
     RUN_PAUSED = "RUN_PAUSED"
     RUN_RESUMED = "RUN_RESUMED"
     MERGE_COMPLETED = "MERGE_COMPLETED"
@@ -136,3 +137,11 @@ class WatchdogSignal(StrEnum):
     MALFORMED_COMPLETE = "malformed_complete"
     FALSE_COMPLETE = "false_complete"
     WORKTREE_ESCAPE = "worktree_escape"
+    CIRCULAR_DIFF = "circular_diff"
+
+
+class WatchdogExhausted(StrEnum):
+    """What the watchdog does when rewrites and fallback agents are used up (SPEC 6)."""
+
+    PAUSE = "pause"
+    FAIL = "fail"

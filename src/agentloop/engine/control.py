@@ -78,13 +78,21 @@ def resume(runtime: Runtime, run_id: str) -> None:
             # The workflow is waiting out a usage limit: wake it early.
             DBOS.send(run_id, "resume", topic="resume")
             return
+        needed_attention = ctx.run.reason == "needs_attention"
+        if needed_attention:
+            # The deciding step runs again as a new attempt, with a fresh rewrite budget.
+            ctx.state.epoch += 1
+            ctx.state.rewrites_used = 0
         Recorder(ctx).event(
             EventType.RUN_RESUMED,
             f"resumed:user:{_control_seq(ctx)}",
             run={"status": RunStatus.PENDING.value, "reason": None, "resume_at": None},
+            state=needed_attention,
             reason="user",
         )
         runtime.clear_interrupt(run_id)
+        if needed_attention:
+            await_workflow_end(run_id)  # it ends right after the step that paused it
         _continue_workflow(runtime, ctx)
 
 

@@ -26,6 +26,10 @@ class IterationRecord:
     escaped_paths: list[str] = field(default_factory=list)
     review_sent_back: bool = False
     review_failed: bool = False
+    done_before: int | None = None  # the plan's done count when the iteration started
+    tasks_done: int | None = None  # ... and after its last agent step
+    added_hunks: list[str] = field(default_factory=list)  # digests of the iteration's change
+    removed_hunks: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IterationRecord:

@@ -17,10 +17,12 @@ ESCALATING = frozenset(
         WatchdogSignal.REPEATED_TASK,
         WatchdogSignal.MALFORMED_COMPLETE,
         WatchdogSignal.FALSE_COMPLETE,
+        WatchdogSignal.CIRCULAR_DIFF,
     }
 )
-"""Signals that rewrite the prompt and, past the rewrite cap, fail the run. A failed
-verification has its own counter; a worktree escape is never fatal (the user may be editing)."""
+"""Signals that escalate when the iteration made no progress (SPEC 6): rewrite the prompt,
+then a fallback agent, then pause for attention (or fail). A failed verification has its own
+counter; a worktree escape is never acted on (the user may be editing)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,24 @@ def completion_malformed(record: IterationRecord) -> bool:
 def gate_passes(gate: GateInput) -> bool:
     """Complete only with the token, a finished plan, and a passing last verification."""
     return gate.claimed and gate.plan_complete and gate.verification_ok
+
+
+def made_progress(history: list[IterationRecord], start_head: str | None) -> bool:
+    """Whether the newest iteration made progress: the run branch got a new commit and the
+    plan's done count rose, or a verification that failed before now passes."""
+    if not history:
+        return False
+    latest = history[-1]
+    previous = history[-2] if len(history) > 1 else None
+    if previous is not None and previous.verification_ok is False and latest.verification_ok:
+        return True
+    head_before = previous.head if previous is not None else start_head
+    committed = latest.head is not None and latest.head != head_before
+    before = latest.done_before
+    if before is None and previous is not None:
+        before = previous.tasks_done
+    rose = latest.tasks_done is not None and latest.tasks_done > (before or 0)
+    return committed and rose
 
 
 def detect_signals(history: list[IterationRecord], gate: GateInput) -> list[Signal]:
@@ -88,10 +108,27 @@ def detect_signals(history: list[IterationRecord], gate: GateInput) -> list[Sign
         )
     if gate.claimed and not gate_passes(gate):
         found.append(Signal(WatchdogSignal.FALSE_COMPLETE, _false_complete_detail(gate)))
+    undone = _undone_hunks(history)
+    if undone:
+        found.append(
+            Signal(
+                WatchdogSignal.CIRCULAR_DIFF,
+                f"this iteration undid {undone} change(s) an earlier iteration made",
+            )
+        )
     if latest.escaped_paths:
         shown = ", ".join(latest.escaped_paths[:10])
         found.append(Signal(WatchdogSignal.WORKTREE_ESCAPE, f"primary checkout changed: {shown}"))
     return found
+
+
+def _undone_hunks(history: list[IterationRecord]) -> int:
+    """How many of the newest iteration's removed hunks an earlier iteration had added."""
+    latest = history[-1]
+    if not latest.removed_hunks:
+        return 0
+    earlier = {digest for record in history[:-1] for digest in record.added_hunks}
+    return len(set(latest.removed_hunks) & earlier)
 
 
 def _no_progress(records: list[IterationRecord]) -> bool:

@@ -29,6 +29,7 @@ from agentloop.core.types import (
     MergeStrategy,
     NamingMode,
     QueuePolicy,
+    WatchdogExhausted,
     WorktreeProviderName,
 )
 
@@ -74,6 +75,7 @@ SPEC_DEFAULTS = {
     "max_runs_per_workspace": None,
     "queue_policy": QueuePolicy.FIFO,
     "watchdog_max_rewrites": 2,
+    "watchdog_exhausted": WatchdogExhausted.PAUSE,
     "max_consecutive_verification_failures": 3,
     "max_consecutive_review_failures": 0,
     "max_cost_usd": None,

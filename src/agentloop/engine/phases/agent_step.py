@@ -25,6 +25,7 @@ from agentloop.core.plan import Plan, read_plan
 from agentloop.core.types import AgentName, EventType, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
+from agentloop.engine.history import IterationRecord
 from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.phases.lifecycle import check_hold, current_agent
 from agentloop.engine.phases.step_end import end_step, replay_finished
@@ -34,6 +35,7 @@ from agentloop.engine.sink import EngineSink, log_names
 from agentloop.vcs.escape import changed_since, snapshot_primary
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
+from agentloop.vcs.hunks import hunk_digests
 
 _TASK_NAMED = re.compile(
     r"^\s*(?:Completed|Reviewed)\s+(.+?)\.\s+\d+\s+(?:tasks?\s+remain|awaiting)",
@@ -237,8 +239,10 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
     result = ran.result
     record = ctx.state.record(iteration)
     worktree = ctx.worktree
+    head_before = record.head
     record.head = head_sha(worktree) if worktree else None
     record.plan_digest = _plan_digest(ctx)
+    _note_progress(ctx, record, ran, head_before)
     if ran.escaped:
         record.escaped_paths = sorted(set(record.escaped_paths) | set(ran.escaped))
         ctx.state.pending_notes = [
@@ -280,6 +284,25 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
     if status is not StepStatus.CANCELED:
         ctx.runtime.mark_clean(ctx.run_id)
     return outcome
+
+
+def _note_progress(
+    ctx: RunContext, record: IterationRecord, ran: AgentRun, head_before: str | None
+) -> None:
+    """What the watchdog's progress rule and circular_diff read: done counts before and
+    after, and the hunks an implementation step's commits added and removed."""
+    if record.done_before is None:
+        record.done_before = ctx.run.tasks_done  # as the previous step left it
+    if ran.plan is not None:
+        record.tasks_done = ran.plan.tasks_done
+    if ran.handle.phase is not Phase.IMPLEMENTATION or ctx.worktree is None:
+        return
+    if head_before is None:
+        head_before = ctx.state.history[-2].head if len(ctx.state.history) > 1 else None
+    head_before = head_before or ctx.state.start_head
+    if head_before and record.head and record.head != head_before:
+        digests = hunk_digests(ctx.worktree, head_before, record.head)
+        record.added_hunks, record.removed_hunks = digests.added, digests.removed
 
 
 def _classify(ctx: RunContext, result: AgentResult, success: Outcome) -> tuple[StepStatus, Outcome]:

@@ -11,10 +11,19 @@ import time
 
 from agentloop.core.plan import read_plan
 from agentloop.core.prompts import apply_rewrite, rewrite_note
-from agentloop.core.types import EventType, Phase, StepStatus, WatchdogSignal
+from agentloop.core.types import (
+    EventType,
+    Phase,
+    RunStatus,
+    StepStatus,
+    WatchdogExhausted,
+    WatchdogSignal,
+)
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
+from agentloop.engine.notify import notify
 from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.phases.lifecycle import agent_chain
 from agentloop.engine.prompting import PROMPT_SNAPSHOT, implementation_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.signals import (
@@ -25,8 +34,11 @@ from agentloop.engine.signals import (
     completion_malformed,
     detect_signals,
     gate_passes,
+    made_progress,
 )
 from agentloop.store.rows import rfc3339_to_ms
+
+NEEDS_ATTENTION = "needs_attention"
 
 
 def watchdog(ctx: RunContext, iteration: int) -> Outcome:
@@ -88,17 +100,58 @@ def _decide(
     budget = _budget_exceeded(ctx)
     if budget:
         return {"failed": True, "reason": budget}
-    for signal in signals:
-        if signal.signal not in ESCALATING:
-            continue
-        if ctx.state.rewrites_used >= ctx.config.watchdog_max_rewrites:
-            return {"failed": True, "reason": signal.signal.value}
-        _rewrite(ctx, signal, recorder)
-        break
+    escalating = next((s for s in signals if s.signal in ESCALATING), None)
+    if escalating is not None and not made_progress(ctx.state.history, ctx.state.start_head):
+        decision = _escalate(ctx, iteration, escalating, signals, recorder)
+        if decision:
+            return decision
     limit = ctx.state.iteration_limit or ctx.config.iterations
     if iteration >= limit:
         return {"failed": True, "reason": "iteration_limit"}
     return {}
+
+
+def _escalate(
+    ctx: RunContext, iteration: int, signal: Signal, signals: list[Signal], recorder: Recorder
+) -> Outcome:
+    """No progress and a signal: rewrite the prompt, else switch to the next fallback agent,
+    else pause for the user's attention (or fail, per ``watchdog_exhausted``)."""
+    if ctx.state.rewrites_used < ctx.config.watchdog_max_rewrites:
+        _rewrite(ctx, signal, recorder)
+        return {}
+    chain = agent_chain(ctx)
+    if ctx.state.agent_index + 1 < len(chain):
+        ctx.state.agent_index += 1
+        recorder.event(
+            EventType.WATCHDOG_ESCALATED,
+            f"escalated:{iteration}",
+            state=True,
+            signal=signal.signal.value,
+            to_agent=chain[ctx.state.agent_index],
+        )
+        return {}
+    if ctx.config.watchdog_exhausted is WatchdogExhausted.FAIL:
+        return {"failed": True, "reason": signal.signal.value}
+    return _pause_for_attention(ctx, iteration, signals, recorder)
+
+
+def _pause_for_attention(
+    ctx: RunContext, iteration: int, signals: list[Signal], recorder: Recorder
+) -> Outcome:
+    """PAUSED ``needs_attention`` with the signals (SPEC 6, 18). The workflow ends here; a
+    resume rewinds it to this step, which decides again with a fresh rewrite budget."""
+    shown = [{"signal": s.signal.value, "detail": s.detail} for s in signals]
+    ctx.state.failed_step = ctx.step_key
+    recorder.event(
+        EventType.RUN_PAUSED,
+        f"paused:needs_attention:{iteration}",
+        run={"status": RunStatus.PAUSED.value, "reason": NEEDS_ATTENTION, "phase": None},
+        state=True,
+        reason=NEEDS_ATTENTION,
+        signals=shown,
+    )
+    notify(ctx, "RUN_PAUSED", reason=NEEDS_ATTENTION, signals=shown)
+    return {"stop": True, "status": RunStatus.PAUSED.value}
 
 
 def _budget_exceeded(ctx: RunContext) -> str | None:
