@@ -16,6 +16,7 @@ from agentloop.core.types import EventType, RunStatus
 from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
+from agentloop.engine.inflight import in_flight
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.runtime import QUEUE_NAME, Runtime
 
@@ -105,9 +106,8 @@ def cancel(runtime: Runtime, run_id: str) -> None:
         if status.is_terminal:
             raise _refuse(status, "cancel")
         _stop_workflow(runtime, run_id)
-        runtime.store.cancel_open_steps(run_id)
         ctx = _context(runtime, run_id)
-        finishing.finish_run(ctx, RunStatus.CANCELED, "canceled")
+        finishing.finish_run(ctx, RunStatus.CANCELED, "canceled", close_open_steps=True)
     threading.Thread(target=_clean_up_later, args=(run_id,), daemon=True).start()
 
 
@@ -199,6 +199,7 @@ def _continue_workflow(runtime: Runtime, ctx: RunContext) -> None:
 
     state = _workflow_status(ctx.run_id)
     if state == "CANCELLED":
+        in_flight.wait_ended(ctx.run_id)  # the paused step must end before it runs again
         DBOS.resume_workflow(ctx.run_id, queue_name=QUEUE_NAME)
     elif state in {"SUCCESS", "ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
         _rewind(runtime, ctx, ctx.state.failed_step)
@@ -213,6 +214,7 @@ def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
     from dbos import DBOS
 
     await_workflow_end(ctx.run_id)
+    in_flight.wait_ended(ctx.run_id)  # a canceled step still winding down must not overlap
     if _workflow_status(ctx.run_id) in {"PENDING", "ENQUEUED"}:
         DBOS.cancel_workflow(ctx.run_id)
     DBOS.rewind_workflow(
@@ -246,6 +248,10 @@ def _control_seq(ctx: RunContext) -> int:
 
 
 def _clean_up_later(run_id: str) -> None:
+    """Remove a canceled run's worktree once the step it interrupted has ended (its agent
+    may still be writing there, or a prepare still creating it)."""
+    if not in_flight.wait_ended(run_id):
+        _log.warning("run %s: a step still runs 30 s after the cancel; cleaning up", run_id)
     try:
         finishing.clean_up(RunContext.load(run_id, step_key=0))
     except Exception:

@@ -29,7 +29,11 @@ _TERMINAL_EVENT = {
 }
 
 
-def finish_run(ctx: RunContext, status: RunStatus, reason: str | None) -> RunStatus:
+def finish_run(
+    ctx: RunContext, status: RunStatus, reason: str | None, *, close_open_steps: bool = False
+) -> RunStatus:
+    """End the run; ``close_open_steps`` (a cancel) marks its unfinished steps CANCELED in
+    the transaction that writes the terminal status, so no step starts unseen in between."""
     ctx.runtime.release_run(ctx.run_id)
     if ctx.run.status.is_terminal:
         return ctx.run.status
@@ -44,18 +48,22 @@ def finish_run(ctx: RunContext, status: RunStatus, reason: str | None) -> RunSta
         payload["reason"] = reason or "failed"
     elif reason:
         payload["reason"] = reason
-    Recorder(ctx).event(
-        event_type,
-        f"finish:{status.value}",
-        run={
-            "status": status.value,
-            "reason": reason,
-            "finished_at": now_ms(),
-            "phase": None,
-            "resume_at": None,
-        },
-        **payload,
-    )
+    with ctx.store.transaction() as conn:
+        if close_open_steps:
+            ctx.store.cancel_open_steps(ctx.run_id, conn=conn)
+        Recorder(ctx).event(
+            event_type,
+            f"finish:{status.value}",
+            run={
+                "status": status.value,
+                "reason": reason,
+                "finished_at": now_ms(),
+                "phase": None,
+                "resume_at": None,
+            },
+            conn=conn,
+            **payload,
+        )
     notify(ctx, event_type.value, reason=reason)
     return status
 

@@ -12,7 +12,7 @@ from agentloop.core.models import Step
 from agentloop.core.types import Phase, StepStatus
 from agentloop.store.changes import StepChange
 from agentloop.store.rows import clean_text, new_id, step_from_row
-from agentloop.store.schema import steps
+from agentloop.store.schema import runs, steps
 
 _REQUIRED_ON_INSERT = ("phase", "iteration", "status")
 
@@ -142,7 +142,10 @@ OPEN_STATUSES = (StepStatus.QUEUED, StepStatus.IN_PROGRESS, StepStatus.RETRYING)
 def cancel_open_steps(
     conn: sa.Connection, run_id: str, now: int, message: str | None = None
 ) -> list[str]:
-    """Mark the run's unfinished steps CANCELED; returns their ids."""
+    """Mark the run's unfinished steps CANCELED; returns their ids. The run's row is locked
+    first, as a step start locks it before it checks the run's status, so that in the same
+    transaction as the run's new status no step can start unseen in between."""
+    conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update())
     open_steps = sa.and_(
         steps.c.run_id == run_id, steps.c.status.in_([status.value for status in OPEN_STATUSES])
     )

@@ -331,3 +331,38 @@ def test_pages_of_events_and_output_read_everything_in_order(store: Store, make_
         )
     for page in (1, 2, 3, 50):
         assert every_event(page) == [seq for seq in all_events if seq not in (4, 5, 6)]
+
+
+def test_a_step_cannot_start_unseen_while_a_cancel_closes_steps(store: Store, make_run) -> None:
+    # The cancel closes open steps and writes CANCELED in one transaction; a step start that
+    # races it either comes first (and is closed) or is refused: never left IN_PROGRESS.
+    run = make_run()
+    store.append_event(run.id, EventType.RUN_STARTED, run_changes={"status": RunStatus.RUNNING})
+    outcome: list[object] = []
+    entered = threading.Event()
+
+    def start_a_step() -> None:
+        entered.set()
+        try:
+            store.append_event(
+                run.id, EventType.STEP_STARTED, step=_started("wf:9"),
+                expect_status={RunStatus.PENDING, RunStatus.RUNNING},
+            )  # fmt: skip
+            outcome.append("started")
+        except Conflict as refused:
+            outcome.append(refused)
+
+    with store.transaction() as conn:
+        store.cancel_open_steps(run.id, conn=conn)
+        racer = threading.Thread(target=start_a_step)
+        racer.start()
+        entered.wait()
+        racer.join(0.3)  # it must wait for our lock on the run, not slip in
+        assert racer.is_alive()
+        store.append_event(
+            run.id, EventType.RUN_CANCELED, conn=conn,
+            run_changes={"status": RunStatus.CANCELED},
+        )  # fmt: skip
+    racer.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
+    assert [s for s in store.list_steps(run.id) if s.status is StepStatus.IN_PROGRESS] == []

@@ -14,6 +14,7 @@ from agentloop.core.errors import AgentloopError, Conflict
 from agentloop.core.types import RunStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
+from agentloop.engine.inflight import in_flight
 from agentloop.engine.runtime import current
 
 Outcome = dict[str, Any]
@@ -39,8 +40,9 @@ def _guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
     ):
         return {"stop": True, "status": status.value}
     try:
-        restore_worktree(ctx)
-        outcome = phase(ctx, *args)
+        with in_flight.step(run_id):
+            restore_worktree(ctx)
+            outcome = phase(ctx, *args)
     except Conflict as exc:
         # The run was paused or canceled while this step started: stop quietly.
         outcome = {"stop": True, "status": str(exc.facts.get("current_status"))}

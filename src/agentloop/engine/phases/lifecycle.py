@@ -10,7 +10,7 @@ from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.notify import notify
 from agentloop.engine.phases.guard import Outcome
-from agentloop.engine.recorder import Recorder, now_ms
+from agentloop.engine.recorder import ACTIVE_STATUSES, Recorder, now_ms
 
 
 def begin(ctx: RunContext) -> Outcome:
@@ -19,6 +19,7 @@ def begin(ctx: RunContext) -> Outcome:
         "run_started",
         run={"status": RunStatus.RUNNING.value, "started_at": now_ms()},
         worker_id=ctx.runtime.settings.executor_id,
+        expect=ACTIVE_STATUSES,  # canceled or paused while queued: stop (Conflict)
     )
     return {"iteration": ctx.run.iteration}
 

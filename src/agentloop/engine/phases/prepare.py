@@ -15,7 +15,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.prompting import write_initial_prompt
-from agentloop.engine.recorder import Recorder
+from agentloop.engine.recorder import ACTIVE_STATUSES, Recorder
 from agentloop.engine.repo_lock import prepare_lock
 from agentloop.vcs.branches import unique_branch
 from agentloop.vcs.git import Git
@@ -73,6 +73,7 @@ def _prepare(ctx: RunContext) -> Outcome:
                 "worktree_provider": provider_label,
             },
             provider=provider_label,
+            expect=ACTIVE_STATUSES,
         )
     worktree = provider.create(workspace, Path(path_text), branch, base)
     ctx.state.start_head = head_sha(worktree.path)
@@ -88,5 +89,6 @@ def _prepare(ctx: RunContext) -> Outcome:
         provider=provider_label,
         worktree_path=str(worktree.path),
         run_branch=branch,
+        expect=ACTIVE_STATUSES,  # canceled meanwhile: the cancel's cleanup removes it
     )
     return {"ok": True}
