@@ -43,12 +43,16 @@ async def _all_events(
         yield {"event": "ready", "data": '{"live":true}'}
         while True:
             delivery = await subscription.get(timeout=WAIT_SEC)
-            if delivery.closed or stopping.is_set() or await request.is_disconnected():
+            if delivery.closed or await request.is_disconnected():
                 return
+            # What was taken from the bus is sent even when loopd stops: dropping it would
+            # lose it for a client that reconnects (the live stream has no replay).
             if delivery.lagged:
                 yield {"event": "lagged", "data": "{}"}
             for event in delivery:
                 yield {"event": event.event_type.value, "data": event.model_dump_json()}
+            if stopping.is_set():
+                return
 
 
 @router.get("/events", responses=_RESPONSES, response_model=None)

@@ -120,10 +120,13 @@ async def _until_disconnect(
     kind = frame.__name__
     try:
         async for batch in batches:
-            if stopping.is_set() or await request.is_disconnected():
+            if await request.is_disconnected():
                 return
+            # A batch already read is sent before the stream ends for a stopping loopd.
             if batch:
                 yield b"".join(_ENCODED.get(kind, item, frame) for item in batch)
+            if stopping.is_set():
+                return
     finally:
         await batches.aclose()  # type: ignore[attr-defined]
 

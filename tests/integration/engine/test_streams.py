@@ -22,8 +22,10 @@ def read_stream(
     path: str,
     headers: dict[str, str] | None = None,
     connected: threading.Event | None = None,
+    first_frame: threading.Event | None = None,
 ) -> list[dict[str, Any]]:
-    """Every frame of a stream until loopd ends it: ``event``, ``id`` and decoded ``data``."""
+    """Every frame of a stream until loopd ends it: ``event``, ``id`` and decoded ``data``.
+    ``connected`` is set once the response started, ``first_frame`` once a frame came."""
     frames = []
     timeout = httpx.Timeout(30.0, read=60.0)
     with (
@@ -35,6 +37,8 @@ def read_stream(
             connected.set()
         for sse in source.iter_sse():
             frames.append({"event": sse.event, "id": sse.id, "data": json.loads(sse.data)})
+            if first_frame is not None:
+                first_frame.set()
     return frames
 
 
@@ -85,10 +89,13 @@ def test_open_streams_end_cleanly_when_loopd_stops(daemon: Loopd, workspace: Pat
     outcomes: dict[str, Any] = {}
     paths = [f"/runs/{run['id']}/events", f"/runs/{run['id']}/output", "/events"]
     connected = {path: threading.Event() for path in paths}
+    first = {path: threading.Event() for path in paths}
 
     def follow(path: str) -> None:
         try:
-            outcomes[path] = read_stream(daemon, path, connected=connected[path])
+            outcomes[path] = read_stream(
+                daemon, path, connected=connected[path], first_frame=first[path]
+            )
         except Exception as error:  # reported by the assertion below
             outcomes[path] = error
 
@@ -97,6 +104,8 @@ def test_open_streams_end_cleanly_when_loopd_stops(daemon: Loopd, workspace: Pat
         reader.start()
     for path in paths:
         assert connected[path].wait(10), f"{path} did not open"
+    for path in (paths[0], "/events"):  # the output of a hanging agent may stay empty
+        assert first[path].wait(10), f"{path} sent nothing"
     assert daemon.stop(timeout=15) == 0
     for reader in readers:
         reader.join(timeout=10)
