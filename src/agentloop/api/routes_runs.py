@@ -20,7 +20,7 @@ from agentloop.api.schemas import (
 )
 from agentloop.core.errors import InvalidInput
 from agentloop.core.types import RunStatus
-from agentloop.engine import admission, control, review
+from agentloop.engine import admission, control, review, worktree_removal
 
 router = APIRouter(tags=["runs"])
 
@@ -127,8 +127,17 @@ def list_worktrees(request: Request) -> Worktrees:
 
 
 @router.delete("/worktrees", response_model=RemovedWorktrees, responses=_READ_ERRORS)
-def delete_worktrees(request: Request, run_id: str | None = None) -> RemovedWorktrees:
-    """Remove the worktrees of ended runs (all of them, or ``run_id``'s); branches stay."""
-    return RemovedWorktrees.model_validate(
-        review.remove_finished_worktrees(runtime_of(request), run_id)
+def delete_worktrees(
+    request: Request,
+    run_id: str | None = None,
+    workspace: str | None = None,
+    path: str | None = None,
+    force: bool = False,
+) -> RemovedWorktrees:
+    """Remove the worktrees of ended runs (all, ``run_id``'s, or ``workspace``'s), or the
+    worktree at ``path`` of ``workspace``. Branches stay; a worktree with uncommitted changes
+    is kept (and reported, with why) unless ``force``."""
+    removed = worktree_removal.remove_worktrees(
+        runtime_of(request), run_id=run_id, workspace=workspace, path=path, force=force
     )
+    return RemovedWorktrees.model_validate(removed)

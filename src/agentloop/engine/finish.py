@@ -113,10 +113,14 @@ def clean_up(ctx: RunContext) -> CleanupStatus:
 
 def remove_worktree(ctx: RunContext, worktree: Path) -> CleanupStatus:
     from agentloop.vcs.provider import select_provider
+    from agentloop.vcs.wip import WIP_REF_PREFIX, save_uncommitted
     from agentloop.vcs.worktree import Worktree
 
     info = ctx.run.worktree
+    wip: str | None = None
     try:
+        if worktree.is_dir():
+            wip = save_uncommitted(worktree, ctx.run_id)  # removing it must lose nothing
         provider = select_provider(info.provider or "git", ctx.config.worktrunk_bin)
         provider.remove(
             ctx.workspace,
@@ -130,5 +134,11 @@ def remove_worktree(ctx: RunContext, worktree: Path) -> CleanupStatus:
     except (AgentloopError, OSError) as exc:
         _log.warning("run %s: worktree cleanup failed: %s", ctx.run_id, exc)
         return CleanupStatus.FAILED
-    Recorder(ctx).event(EventType.WORKTREE_REMOVED, "worktree_removed", worktree_path=str(worktree))
+    Recorder(ctx).event(
+        EventType.WORKTREE_REMOVED,
+        "worktree_removed",
+        worktree_path=str(worktree),
+        wip_ref=f"{WIP_REF_PREFIX}{ctx.run_id}" if wip else None,
+        wip_commit=wip,
+    )
     return CleanupStatus.CLEANED
