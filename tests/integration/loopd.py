@@ -171,6 +171,10 @@ class Loopd:
         """Every event so far (the SSE replay, read until the stream would wait)."""
         return list(self._sse(f"/runs/{run_id}/events?after={after}"))
 
+    def stored_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The events stored so far, without waiting for a busy run's stream to go quiet."""
+        return list(self._sse(f"/runs/{run_id}/events?follow=false"))
+
     def output(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
         return list(self._sse(f"/runs/{run_id}/output?after={after}"))
 

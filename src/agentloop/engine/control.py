@@ -174,6 +174,29 @@ def reset(runtime: Runtime, run_id: str) -> None:
         _rewind(runtime, ctx, 1)
 
 
+def requeue_after_host_death(run_id: str, host: str) -> None:
+    """A dead host's run goes back to PENDING (its open steps closed, a new epoch so the
+    interrupted step runs again as a recorded attempt) before another host takes it over:
+    never shown RUNNING with nothing running."""
+    with run_lock(run_id):
+        ctx = RunContext.load(run_id, step_key=0)
+        if ctx.run.status not in ACTIVE:
+            return
+        ctx.state.epoch += 1
+        with ctx.store.transaction() as conn:
+            ctx.store.cancel_open_steps(run_id, message=f"host {host} died", conn=conn)
+            Recorder(ctx).event(
+                EventType.RUN_RESUMED,
+                f"failover:{ctx.state.epoch}",
+                run={"status": RunStatus.PENDING.value, "phase": None},
+                state=True,
+                conn=conn,
+                expect=ACTIVE,
+                reason="host_failover",
+                host=host,
+            )
+
+
 # -- DBOS plumbing ---------------------------------------------------------------------------
 def _stop_workflow(runtime: Runtime, run_id: str) -> None:
     """Cancel the workflow, then kill the run's processes (this order; see module doc)."""

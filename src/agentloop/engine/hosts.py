@@ -115,12 +115,13 @@ class HostLiveness:
     def _recover_dead_hosts(self, probe: Any) -> None:
         from dbos import DBOS
 
-        owners = {
-            w.executor_id
-            for w in DBOS.list_workflows(status="PENDING", load_input=False, load_output=False)
-            if w.executor_id and w.executor_id != self.executor_id
-        }
-        for owner in sorted(owners):
+        from agentloop.engine.control import requeue_after_host_death
+
+        runs_of: dict[str, list[str]] = {}
+        for w in DBOS.list_workflows(status="PENDING", load_input=False, load_output=False):
+            if w.executor_id and w.executor_id != self.executor_id:
+                runs_of.setdefault(w.executor_id, []).append(w.workflow_id)
+        for owner in sorted(runs_of):
             key = lock_key(owner)
             taken = probe.execute(
                 "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, key)
@@ -128,6 +129,11 @@ class HostLiveness:
             if not taken or not taken[0]:
                 continue
             try:
+                for run_id in runs_of[owner]:
+                    try:
+                        requeue_after_host_death(run_id, owner)
+                    except AgentloopError:  # not a run of ours (e.g. a postmortem)
+                        _log.debug("workflow %s: not requeued as a run", run_id)
                 recovered = DBOS._recover_pending_workflows([owner])
                 if recovered:
                     _log.warning("executor %s is gone: took over %d run(s)", owner, len(recovered))

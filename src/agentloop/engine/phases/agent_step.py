@@ -36,6 +36,7 @@ from agentloop.vcs.escape import changed_since, snapshot_primary
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
 from agentloop.vcs.hunks import hunk_digests
+from agentloop.vcs.wip import save_uncommitted
 
 _TASK_NAMED = re.compile(
     r"^\s*(?:Completed|Reviewed)\s+(.+?)\.\s+\d+\s+(?:tasks?\s+remain|awaiting)",
@@ -179,8 +180,9 @@ def _recover_interrupted_attempt(
     ctx: RunContext, phase: Phase, iteration: int, worktree: Path
 ) -> None:
     """An attempt of this step was interrupted (the daemon died, or the run was paused):
-    stop its agent if it outlived us, and drop its uncommitted edits so the agent starts
-    clean. Edits left by a step that finished are kept: the next iteration may commit them."""
+    stop its agent if it outlived us, and set its uncommitted edits aside (saved under
+    ``refs/agentloop/wip/<run>-<step>``, nothing is lost) so the agent starts clean. Edits
+    left by a step that finished are kept: the next iteration may commit them."""
     if ctx.runtime.is_clean(ctx.run_id):
         return
     interrupted = ctx.store.steps_of(
@@ -192,6 +194,7 @@ def _recover_interrupted_attempt(
         leftover = ctx.store.step_process(step.id)
         if leftover is not None and leftover.pgid:
             kill_stale_group(int(leftover.pgid), float(leftover.proc_start_time or 0))
+    save_uncommitted(worktree, f"{ctx.run_id}-{interrupted[-1].id}")
     git = Git(worktree)
     git.run("reset", "--hard", "--quiet", "HEAD", check=False)
     git.run("clean", "-fd", "--quiet", check=False)
