@@ -7,16 +7,28 @@ after "try again"/"resets" (``try again at 3:04 PM``, ``try again at Jul 5th, 20
 ``resets 9am (Europe/Berlin)``; a time of day alone means its next occurrence, in the named
 zone or else the local one). Anything else gives None, and the caller waits
 ``usage_limit_wait_sec`` (:func:`resume_time`).
+
+A clock time names a minute (codex prints ``%-I:%M %p`` of the exact reset, seconds cut
+off): it means that minute's start, except when we are inside that minute already, where
+the reset is at most its end away (the end, not tomorrow: a reset seconds away must not
+become a day's wait).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["USAGE_LIMIT_WAIT_SEC", "parse_epoch", "parse_reset_time", "resume_time"]
+__all__ = [
+    "USAGE_LIMIT_WAIT_SEC",
+    "parse_epoch",
+    "parse_reset_time",
+    "resume_time",
+    "zone_of_env",
+]
 
 USAGE_LIMIT_WAIT_SEC = 900.0
 
@@ -107,13 +119,26 @@ def _from_iso(text: str) -> float | None:
     return moment.timestamp()  # naive: local time, like the CLI that printed it
 
 
+def zone_of_env(env: Mapping[str, str]) -> tzinfo | None:
+    """The zone an agent CLI started with ``env`` tells local times in, when its ``TZ``
+    names one (``Europe/Berlin``, ``:UTC``); None: ours."""
+    return _zone(env.get("TZ", "").removeprefix(":"))
+
+
 def _zone(name: str | None) -> tzinfo | None:
     if not name:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
+
+
+def _minute_named(moment: datetime, now: float) -> float:
+    """When a reset named to the minute as ``moment`` is due: ``moment``, or the end of the
+    minute when ``now`` is already inside it."""
+    start = moment.timestamp()
+    return start + 60 if start <= now < start + 60 else start
 
 
 def _absolute(when: str, now: float, zone: tzinfo | None) -> float | None:
@@ -138,16 +163,16 @@ def _absolute(when: str, now: float, zone: tzinfo | None) -> float | None:
             )
         except ValueError:
             return None
-        if moment.timestamp() <= now and not d.group("year"):
+        if moment.timestamp() + 60 <= now and not d.group("year"):
             moment = moment.replace(year=year + 1)
-        return moment.timestamp()
+        return _minute_named(moment, now)
     clock = _clock(when)
     if clock is None:
         return None
     moment = current.replace(hour=clock[0], minute=clock[1], second=0, microsecond=0)
-    if moment.timestamp() <= now:
+    if moment.timestamp() + 60 <= now:
         moment += timedelta(days=1)
-    return moment.timestamp()
+    return _minute_named(moment, now)
 
 
 def _clock(text: str) -> tuple[int, int] | None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agentloop.agents.usage import parse_epoch, parse_reset_time, resume_time
+from agentloop.agents.usage import parse_epoch, parse_reset_time, resume_time, zone_of_env
 
 NOW = datetime(2026, 11, 18, 6, 0, tzinfo=UTC).timestamp()  # 07:00 in Berlin
 
@@ -61,3 +61,42 @@ def test_resume_time_defaults_to_the_wait() -> None:
     assert resume_time(None, wait_sec=900, now=NOW) == NOW + 900
     assert resume_time(NOW - 10, wait_sec=900, now=NOW) == NOW + 900  # already past
     assert resume_time(NOW + 60, wait_sec=900, now=NOW) == NOW + 60
+
+
+CODEX = (
+    "You\u2019ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit "
+    "https://chatgpt.com/settings/usage to purchase more credits or try again at {when}."
+)
+
+
+@pytest.mark.parametrize(
+    ("now", "when", "expected"),
+    [
+        # the reset is seconds away, inside the minute codex names: the minute's end,
+        # never tomorrow (the defect: a day's wait for a limit that was about to lift)
+        (datetime(2026, 11, 18, 7, 23, 30), "7:23 AM", datetime(2026, 11, 18, 7, 24)),
+        (datetime(2026, 11, 18, 7, 23, 0), "7:23 AM", datetime(2026, 11, 18, 7, 24)),
+        (datetime(2026, 11, 18, 7, 22, 59), "7:23 AM", datetime(2026, 11, 18, 7, 23)),
+        (datetime(2026, 11, 18, 7, 24, 0), "7:23 AM", datetime(2026, 11, 19, 7, 23)),
+        (datetime(2026, 11, 18, 23, 59, 40), "Nov 19th, 2026 12:00 AM",
+         datetime(2026, 11, 19, 0, 0)),
+        (datetime(2026, 11, 19, 0, 0, 20), "Nov 19th, 2026 12:00 AM",
+         datetime(2026, 11, 19, 0, 1)),
+        (datetime(2026, 11, 18, 7, 0), "Jul 5th, 2027 8:19 PM", datetime(2027, 7, 5, 20, 19)),
+    ],
+)  # fmt: skip
+def test_codex_reset_named_to_the_minute_in_local_time(
+    now: datetime, when: str, expected: datetime
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    found = parse_reset_time(
+        CODEX.format(when=when), now=now.replace(tzinfo=berlin).timestamp(), tz=berlin
+    )
+    assert found == expected.replace(tzinfo=berlin).timestamp()
+
+
+def test_zone_of_env() -> None:
+    assert zone_of_env({"TZ": "Europe/Berlin"}) == ZoneInfo("Europe/Berlin")
+    assert zone_of_env({"TZ": ":UTC"}) == ZoneInfo("UTC")
+    for env in ({}, {"TZ": ""}, {"TZ": "Not/AZone"}, {"TZ": "/etc/../x"}):
+        assert zone_of_env(env) is None
