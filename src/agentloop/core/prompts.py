@@ -216,6 +216,11 @@ _NOTES = {
         "tasks remain in the plan, a task awaits review, or the verification failed. Go on "
         "with the next open task; write the token only when all of it holds."
     ),
+    WatchdogSignal.CIRCULAR_DIFF: (
+        "Your last change undid a change an earlier iteration made{detail}: the work is going "
+        "in circles. Read the plan and the recent commits (`git log -p`), decide which version "
+        "is right, and move forward from it instead of switching back and forth."
+    ),
     WatchdogSignal.WORKTREE_ESCAPE: (
         "Files of the user's primary checkout changed while you worked{detail}. Work only in "
         "your worktree, the current directory: never edit, commit or check out anything in "
