@@ -35,6 +35,13 @@ default ``opus``) mean default behaviour; otherwise ``;``-separated ``key=value`
 - ``cost=USD``: the cost reported per call (default 0).
 - ``postmortem_delay=SEC``: sleep first when writing a postmortem.
 
+Experiment prompt (it says "You are running an experiment"): it tunes the number in
+``tune.txt`` at the worktree root (created as 0 when missing): attempt k of the run adds
+``tune_step`` (default 1) when k is even and subtracts it when k is odd, commits ``Try
+x=<value>`` and answers ``Tried x=<value> (was <old>).`` Since a reverted attempt leaves the
+best value in place, the kept values climb by ``tune_step`` every other iteration: a toy
+benchmark for ``make demo-experiment`` and the experiment tests.
+
 Postmortem prompt (its opening paragraph says "You are writing a postmortem"): it changes
 nothing and answers a short Markdown summary made of the prompt's ``Run:`` and
 ``Outcome:`` lines and its counts of watchdog signals and failures; the other knobs do not
@@ -64,6 +71,8 @@ from agentloop.core.postmortem_prompt import is_postmortem_prompt
 __all__ = ["Knobs", "ScriptedAgent", "is_review_prompt", "parse_knobs"]
 
 _REVIEWING = re.compile(r"\byou are reviewing\b", re.I)
+_EXPERIMENT = re.compile(r"^You are running an experiment\b", re.M)
+TUNE_FILE = "tune.txt"
 _GIT_IDENTITY = (
     "-c", "user.name=agentloop scripted agent",
     "-c", "user.email=scripted@agentloop.invalid",
@@ -86,6 +95,7 @@ class Knobs:
     permanent: bool = False
     cost: float = 0.0
     postmortem_delay: float = 0.0
+    tune_step: float = 1.0
 
 
 def parse_knobs(model: str) -> Knobs:
@@ -161,6 +171,9 @@ class ScriptedAgent:
             return step.failed(Failure.CRASH, "scripted: crashed on purpose", 1)
         for i in range(knobs.lines):
             step.say(f"scripted: line {i + 1}/{knobs.lines}")
+        if _EXPERIMENT.search(request.prompt):
+            attempt = counters.next("experiment")
+            return step.answered(_tune(step, knobs.tune_step, attempt), knobs.cost)
         plan_path = _plan_path(request)
         if is_review_prompt(request.prompt):
             if counters.take("fail_review", knobs.fail_review):
@@ -273,6 +286,20 @@ def _implement(step: _Step, plan_path: Path, knobs: Knobs) -> str:
     return f"Completed {_name(task)}. {remaining} tasks remain."
 
 
+def _tune(step: _Step, tune_step: float, attempt: int) -> str:
+    """One experiment attempt: move the number in tune.txt up or down by ``tune_step``."""
+    path = step.request.cwd / TUNE_FILE
+    try:
+        old = float(path.read_text(encoding="utf-8").strip() or 0)
+    except (OSError, ValueError):
+        old = 0.0
+    new = old + (tune_step if attempt % 2 == 0 else -tune_step)
+    step.say(f"scripted: trying x={new:g}")
+    path.write_text(f"{new:g}\n", encoding="utf-8")
+    _commit(step, f"Try x={new:g}")
+    return f"Tried x={new:g} (was {old:g})."
+
+
 def _review(step: _Step, plan_path: Path, reject: bool) -> str:
     text = read_plan_text(plan_path)
     task = parse_plan(text).first_awaiting_review()
@@ -362,6 +389,15 @@ class _Counters:
         self.request = request
         self._path: Path | None = None
         self._data: dict[str, int] | None = None
+
+    def next(self, key: str) -> int:
+        """How many times ``key`` was counted before; counts this one."""
+        data = self._load()
+        count = data.get(key, 0)
+        data[key] = count + 1
+        assert self._path is not None
+        self._path.write_text(json.dumps(data), encoding="utf-8")
+        return count
 
     def take(self, key: str, limit: int) -> bool:
         """True (and counted) while ``key`` has been taken fewer than ``limit`` times."""

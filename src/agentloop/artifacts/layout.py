@@ -84,6 +84,8 @@ _KINDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"summary\.json"), "summary"),
     (re.compile(r"run\.log"), "run_log"),
     (re.compile(r"analysis/[^/]+\.md"), "analysis"),
+    (re.compile(r"experiment-log\.md"), "experiment_log"),
+    (re.compile(r"metrics/iter-\d{2,}\.(?:json|result\.json|log)"), "metrics"),
 ]
 
 

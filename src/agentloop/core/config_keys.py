@@ -34,8 +34,10 @@ from agentloop.core.types import (
     ArtifactMode,
     CompletionMode,
     MergeStrategy,
+    MetricGoal,
     NamingMode,
     QueuePolicy,
+    RunMode,
     WatchdogExhausted,
     WorktreeProviderName,
 )
@@ -268,6 +270,30 @@ class Config:
         None,
         "URL that gets a JSON POST on terminal events and usage-limit pauses.",
     )
+    mode: RunMode = setting(
+        Choice(RunMode),
+        RunMode.PLAN,
+        "plan: carry the plan to completion; experiment: keep only changes that improve "
+        "the metric (needs measure_cmd and metric; reviewer off unless set).",
+    )
+    measure_cmd: str | None = setting(
+        OrNone(Text("a command")),
+        None,
+        "Experiment mode: command that writes the metrics JSON to $LOOP_METRICS_OUT.",
+    )
+    measure_timeout_sec: int = setting(_SECONDS, 0, "Timeout of measure_cmd; 0: none.")
+    metric: str | None = setting(
+        OrNone(Text("a metric name")), None, "Experiment mode: the key of the metrics JSON."
+    )
+    metric_goal: MetricGoal = setting(
+        Choice(MetricGoal), MetricGoal.MAX, "Experiment mode: whether higher or lower is better."
+    )
+    metric_target: float | None = setting(
+        OrNone(Number()), None, "Experiment mode: stop once the metric reaches this value."
+    )
+    experiment_patience: int = setting(
+        Integer(minimum=1), 5, "Experiment mode: stop after this many iterations without gain."
+    )
 
     def __post_init__(self) -> None:
         for spec in KEYS.values():
@@ -276,6 +302,12 @@ class Config:
                 spec.kind.check(value)
             except ValueError as exc:
                 raise ConfigError(spec.name, value, str(exc)) from None
+        if self.mode is RunMode.EXPERIMENT:
+            for needed in ("measure_cmd", "metric"):
+                if not getattr(self, needed):
+                    raise ConfigError(
+                        "mode", self.mode.value, f"'experiment' only together with {needed}"
+                    )
         if not self.agent_cmd:
             # The error names the key that asks for the command, so it points at its line.
             needs = "'command' only together with agent_cmd"

@@ -117,12 +117,15 @@ class Integer(ValueKind[int]):
 
 
 class Number(ValueKind[float]):
-    """A finite float, ``>= minimum`` (or ``> minimum`` when ``exclusive``)."""
+    """A finite float, ``>= minimum`` (or ``> minimum`` when ``exclusive``; any number
+    when ``minimum`` is None)."""
 
-    def __init__(self, minimum: float, *, exclusive: bool = False) -> None:
+    def __init__(self, minimum: float | None = None, *, exclusive: bool = False) -> None:
         self.minimum = minimum
         self.exclusive = exclusive
-        self.allowed = f"a number {'>' if exclusive else '>='} {minimum:g}"
+        self.allowed = (
+            "a number" if minimum is None else f"a number {'>' if exclusive else '>='} {minimum:g}"
+        )
 
     def parse(self, text: str) -> float:
         if not _NUMBER.fullmatch(text):
@@ -143,6 +146,8 @@ class Number(ValueKind[float]):
     def check(self, value: object) -> float:
         if not isinstance(value, float) or not math.isfinite(value):
             raise self.reject()
+        if self.minimum is None:
+            return value
         if value < self.minimum or (self.exclusive and value == self.minimum):
             raise self.reject()
         return value

@@ -113,6 +113,18 @@ class WatchdogRewrite(Payload):
     prompt_after: str
 
 
+class Measurement(Payload):
+    """One measurement of an experiment run (iteration 0: the baseline)."""
+
+    iteration: Count
+    metric: str
+    value: float | None
+    best: float | None
+    kept: bool
+    reason: str
+    commit: str | None
+
+
 class WatchdogEscalated(Payload):
     signal: WatchdogSignal
     to_agent: AgentName
@@ -175,6 +187,7 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
     EventType.AGENT_HOLD: AgentHold,
     EventType.WATCHDOG_REWRITE: WatchdogRewrite,
     EventType.WATCHDOG_ESCALATED: WatchdogEscalated,
+    EventType.MEASUREMENT: Measurement,
     EventType.RUN_PAUSED: RunPaused,
     EventType.RUN_RESUMED: RunResumed,
     EventType.MERGE_COMPLETED: MergeCompleted,

@@ -147,6 +147,41 @@ learning note to LEARNINGS.md: what went wrong and how to avoid it.
 awaiting review); or `Review complete. Returning to implementation.` when none awaits review \
 but open tasks remain; or the completion token when every task is reviewed and none is open."""
 
+EXPERIMENT_INSTRUCTIONS = """\
+You are running an experiment: make ONE focused change toward the goal in the spec above, \
+then it is measured. The metric is `{metric}` ({direction}){target}. A change that does not \
+improve it is reverted; one that does is kept and becomes the new base.
+
+1. Read the spec, the runner notes, and `{log}` (every earlier attempt: what was tried, its \
+value, kept or reverted and why). Do not repeat an attempt that was reverted.
+2. Make one focused change, run the checks relevant to it, and commit once, with a message \
+saying what you changed and why you expect it to help.
+3. Answer with one line summarising the change. Never write the completion token: the \
+measurements decide when the experiment ends."""
+
+
+def build_experiment_prompt(
+    inputs: PromptInputs,
+    *,
+    metric: str,
+    maximize: bool,
+    target: float | None,
+    log_path: Path,
+) -> str:
+    """The prompt of an experiment iteration (SPEC 19)."""
+    paths = inputs.paths
+    mentions = " ".join(
+        f"@{path}" for path in (paths.spec, paths.runner_notes, *paths.context_files, log_path)
+    )
+    body = EXPERIMENT_INSTRUCTIONS.format(
+        metric=metric,
+        direction="higher is better" if maximize else "lower is better",
+        target=f", target {target:g}" if target is not None else "",
+        log=log_path.name,
+    )
+    return f"{mentions}\n\n{body}\n"
+
+
 _COMPLETION_RULES = {
     CompletionMode.TRAILING: (
         f"Completion token: `{COMPLETION_TOKEN}`. Write it only when every task is done, "

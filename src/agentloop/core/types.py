@@ -72,6 +72,19 @@ class QueuePolicy(StrEnum):
     NEWEST_FIRST = "newest_first"
 
 
+class RunMode(StrEnum):
+    """``plan``: carry a plan to completion; ``experiment``: keep only what improves a
+    metric (SPEC 19)."""
+
+    PLAN = "plan"
+    EXPERIMENT = "experiment"
+
+
+class MetricGoal(StrEnum):
+    MAX = "max"
+    MIN = "min"
+
+
 class NamingMode(StrEnum):
     HAIKU = "haiku"
     SPEC_SLUG = "spec_slug"
@@ -112,6 +125,7 @@ class EventType(StrEnum):
     AGENT_HOLD = "AGENT_HOLD"
     WATCHDOG_REWRITE = "WATCHDOG_REWRITE"
     WATCHDOG_ESCALATED = "WATCHDOG_ESCALATED"
+    MEASUREMENT = "MEASUREMENT"
     RUN_PAUSED = "RUN_PAUSED"
     RUN_RESUMED = "RUN_RESUMED"
     MERGE_COMPLETED = "MERGE_COMPLETED"

@@ -66,20 +66,27 @@ class RunInputs:
 
 
 def resolve_run_inputs(
-    workspace: Path, spec: str | Path, plan: str | Path | None, plans_dir: str
+    workspace: Path,
+    spec: str | Path,
+    plan: str | Path | None,
+    plans_dir: str,
+    *,
+    plan_required: bool = True,
 ) -> RunInputs:
     """Admission check of a run's files (SPEC 2.1): the workspace is a directory, the spec
     and the plan (default: per ``plans_dir``) are files inside it. Relative paths are taken
-    against the workspace. Raises :class:`InvalidInput` or :class:`PathEscapeError`."""
+    against the workspace. Without ``plan_required`` (experiment mode) the plan may be
+    missing, but never outside the workspace. Raises :class:`InvalidInput` or
+    :class:`PathEscapeError`."""
     if not workspace.is_dir():
         raise InvalidInput(f"workspace {str(workspace)!r} is not a directory", path=str(workspace))
     workspace = workspace.resolve()
     spec_path = _existing_file("spec", spec, workspace)
-    plan_path = _existing_file(
-        "plan",
-        plan if plan is not None else resolve_plan_path(spec, plans_dir, workspace),
-        workspace,
-    )
+    wanted = plan if plan is not None else resolve_plan_path(spec, plans_dir, workspace)
+    if plan_required or resolve_path(wanted, workspace).exists():
+        plan_path = _existing_file("plan", wanted, workspace)
+    else:
+        plan_path = ensure_within(resolve_path(wanted, workspace), workspace)
     return RunInputs(workspace=workspace, spec_path=spec_path, plan_path=plan_path)
 
 

@@ -7,6 +7,7 @@ through for something admission could have seen.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from agentloop.core.config import ALIASES, KEYS, Config, LoadedConfig, load_conf
 from agentloop.core.errors import InvalidInput, PathEscapeError
 from agentloop.core.models import Run
 from agentloop.core.names import sanitize_run_name, spec_slug
-from agentloop.core.types import NameSource
+from agentloop.core.types import NameSource, RunMode
 from agentloop.core.workspace import CONFIG_FILE, PROMPT_FILE, ensure_within, resolve_run_inputs
 from agentloop.engine.naming import choose_name
 from agentloop.engine.runtime import Runtime
@@ -42,8 +43,13 @@ def admit(runtime: Runtime, body: CreateRun) -> Run:
     workspace = _workspace(body.workspace_root)
     loaded = _config(workspace, body)
     config = loaded.config
+    experiment = config.mode is RunMode.EXPERIMENT
+    if experiment and "reviewer" not in loaded.explicit_keys:
+        config = dataclasses.replace(config, reviewer=False)  # SPEC 19: off unless set
     _check_paths(workspace, config)
-    inputs = resolve_run_inputs(workspace, body.spec_path, body.plan_path, config.plans_dir)
+    inputs = resolve_run_inputs(
+        workspace, body.spec_path, body.plan_path, config.plans_dir, plan_required=not experiment
+    )
     name, source = _name(body, config, inputs.spec_path, runtime.settings.data_dir / "naming")
     run_id = new_run_id()
     merge_target = config.merge_target_branch or None

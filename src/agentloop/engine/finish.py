@@ -14,6 +14,7 @@ from typing import Any
 from agentloop.artifacts.report import report_rows, write_report
 from agentloop.artifacts.summary import build_summary, write_summary
 from agentloop.core.errors import AgentloopError
+from agentloop.core.experiment import COMPLETED_REASONS
 from agentloop.core.types import CleanupStatus, EventType, RunStatus, WorktreeProviderName
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
@@ -37,8 +38,8 @@ def finish_run(
     ctx.runtime.release_run(ctx.run_id)
     if ctx.run.status.is_terminal:
         return ctx.run.status
-    if status is RunStatus.COMPLETED:
-        reason = None
+    if status is RunStatus.COMPLETED and reason not in COMPLETED_REASONS:
+        reason = None  # a completed plan needs no reason; an experiment says why it ended
     write_run_files(ctx, status, reason)
     event_type = _TERMINAL_EVENT[status]
     payload: dict[str, Any] = {}

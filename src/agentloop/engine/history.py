@@ -66,6 +66,7 @@ class RunState:
     failed_step: int | None = None
     start_head: str | None = None
     pending_notes: list[str] = field(default_factory=list)
+    experiment: dict[str, Any] = field(default_factory=dict)  # core.experiment.ExperimentState
     finished_step: FinishedStep | None = None
 
     def record(self, iteration: int) -> IterationRecord:

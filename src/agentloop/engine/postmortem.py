@@ -23,7 +23,6 @@ no pending workflow: ``failed``), else ``none``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from agentloop.core.postmortem_prompt import (
     build_postmortem_prompt,
 )
 from agentloop.core.types import AgentName, EventType, Phase, StepStatus
+from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.recorder import Recorder
@@ -52,7 +52,6 @@ _log = logging.getLogger("agentloop.engine")
 
 WORKFLOW_NAME = "agentloop.postmortem"
 POSTMORTEM_FILE = analysis("postmortem")
-_SECRET_ENV = frozenset({"LOOPD_AUTH_TOKEN", "LOOPD_TOKEN"})
 _ACTIVE_WORKFLOW = ["PENDING", "ENQUEUED"]
 
 Outcome = dict[str, Any]
@@ -148,8 +147,7 @@ def ask_agent(ctx: RunContext, files: RunFiles) -> str:
     prompt = build_postmortem_prompt(gather_facts(ctx, files))
     files.writer.ensure_dirs()
     config = ctx.config
-    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
-    env.update(LOOP_RUN_ID=ctx.run_id, LOOP_RUN_DIR=str(files.primary_dir))
+    env = child_env(LOOP_RUN_ID=ctx.run_id, LOOP_RUN_DIR=str(files.primary_dir))
     extra = {"permission_mode": str(config.permission_mode.value)}
     if config.agent_cmd:
         extra["agent_cmd"] = config.agent_cmd

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentloop.core.experiment import EXPERIMENT_LOG
 from agentloop.core.prompts import (
     PromptInputs,
+    build_experiment_prompt,
     build_implementation_prompt,
     build_review_prompt,
     load_custom_instructions,
 )
+from agentloop.core.types import MetricGoal, RunMode
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 
@@ -32,17 +35,27 @@ def prompt_inputs(ctx: RunContext, worktree: Path | None) -> PromptInputs:
 
 
 def write_initial_prompt(ctx: RunContext, worktree: Path) -> Path:
-    text = build_implementation_prompt(prompt_inputs(ctx, worktree))
-    return RunFiles(ctx).write(PROMPT_SNAPSHOT, text)
+    return RunFiles(ctx).write(PROMPT_SNAPSHOT, _first_prompt(ctx, worktree))
+
+
+def _first_prompt(ctx: RunContext, worktree: Path | None) -> str:
+    inputs = prompt_inputs(ctx, worktree)
+    config = ctx.config
+    if config.mode is RunMode.EXPERIMENT:
+        return build_experiment_prompt(
+            inputs,
+            metric=config.metric or "",
+            maximize=config.metric_goal is MetricGoal.MAX,
+            target=config.metric_target,
+            log_path=(worktree or ctx.workspace) / EXPERIMENT_LOG,
+        )
+    return build_implementation_prompt(inputs)
 
 
 def implementation_prompt(ctx: RunContext) -> str:
     files = RunFiles(ctx)
     name = ctx.state.prompt_path or PROMPT_SNAPSHOT
-    if files.exists(name):
-        text = files.read(name)
-    else:
-        text = build_implementation_prompt(prompt_inputs(ctx, ctx.worktree))
+    text = files.read(name) if files.exists(name) else _first_prompt(ctx, ctx.worktree)
     if ctx.state.pending_notes:
         text = text.rstrip("\n") + "\n\n" + "\n".join(ctx.state.pending_notes) + "\n"
     return text

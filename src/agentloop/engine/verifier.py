@@ -3,13 +3,13 @@ stop at the first failure, and describe the failure for runner-notes.txt."""
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentloop.agents.process import run_command
+from agentloop.engine.child_env import child_env
 
 NOTES_TAIL_LINES = 200
 
@@ -51,7 +51,7 @@ def run_verification(
     env: Mapping[str, str] | None = None,
 ) -> VerifyResult:
     """Run ``commands`` in ``cwd``; ``on_line`` receives every output line (and headers)."""
-    child_env = dict(env if env is not None else os.environ)
+    commands_env = dict(env if env is not None else child_env())
     for command in commands:
         tail: deque[str] = deque(maxlen=NOTES_TAIL_LINES)
 
@@ -63,7 +63,7 @@ def run_verification(
         outcome = run_command(
             command,
             cwd=cwd,
-            env=child_env,
+            env=commands_env,
             timeout=timeout_sec or None,
             on_line=keep,
             owner=owner,

@@ -57,6 +57,16 @@ def watchdog_step(run_id: str, iteration: int) -> Outcome:
     return phases.guarded(run_id, phases.watchdog, iteration)
 
 
+@DBOS.step(name="agentloop.baseline")
+def baseline_step(run_id: str) -> Outcome:
+    return phases.guarded(run_id, phases.baseline)
+
+
+@DBOS.step(name="agentloop.measure")
+def measure_step(run_id: str, iteration: int) -> Outcome:
+    return phases.guarded(run_id, phases.measure, iteration)
+
+
 @DBOS.step(name="agentloop.merge")
 def merge_step(run_id: str) -> Outcome:
     return phases.guarded(run_id, phases.merge)
@@ -117,6 +127,8 @@ def _run_loop(run_id: str, iteration: int) -> Outcome:
     prepared = prepare_step(run_id)
     if prepared.get("stop") or prepared.get("failed"):
         return _as_outcome(prepared)
+    if prepared.get("experiment"):
+        return _experiment_loop(run_id, iteration)
     while True:
         impl = implementation_step(run_id, iteration)
         if impl.get("usage_limit"):
@@ -147,6 +159,38 @@ def _run_loop(run_id: str, iteration: int) -> Outcome:
             return _as_outcome(decision)
         if decision.get("complete"):
             return {"status": "COMPLETED", "merge": bool(decision.get("merge"))}
+        iteration += 1
+
+
+def _experiment_loop(run_id: str, iteration: int) -> Outcome:
+    """Experiment mode (SPEC 19): measure the base, then per iteration one change, its
+    verification, and a measurement that keeps or reverts it, until the measurements say
+    the experiment ends."""
+    started = baseline_step(run_id)
+    if started.get("stop") or started.get("failed"):
+        return _as_outcome(started)
+    while True:
+        impl = implementation_step(run_id, iteration)
+        if impl.get("usage_limit"):
+            waited = _wait_out_limit(run_id, impl)
+            if waited.get("stop"):
+                return waited
+            continue
+        if impl.get("stop") or impl.get("failed"):
+            return _as_outcome(impl)
+        if impl.get("verify"):
+            verified = verification_step(run_id, iteration)
+            if verified.get("stop") or verified.get("failed"):
+                return _as_outcome(verified)
+        decision = measure_step(run_id, iteration)
+        if decision.get("stop") or decision.get("failed"):
+            return _as_outcome(decision)
+        if decision.get("end"):
+            return {
+                "status": decision["status"],
+                "reason": decision["reason"],
+                "merge": bool(decision.get("merge")),
+            }
         iteration += 1
 
 

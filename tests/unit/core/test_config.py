@@ -28,7 +28,9 @@ from agentloop.core.types import (
     CompletionMode,
     MergeStrategy,
     NamingMode,
+    MetricGoal,
     QueuePolicy,
+    RunMode,
     WatchdogExhausted,
     WorktreeProviderName,
 )
@@ -84,6 +86,13 @@ SPEC_DEFAULTS = {
     "usage_limit_wait_sec": 900,
     "verify_merge": True,
     "notify_webhook": None,
+    "mode": RunMode.PLAN,
+    "measure_cmd": None,
+    "measure_timeout_sec": 0,
+    "metric": None,
+    "metric_goal": MetricGoal.MAX,
+    "metric_target": None,
+    "experiment_patience": 5,
 }
 
 
@@ -215,10 +224,10 @@ def test_agent_command_needs_agent_cmd() -> None:
 
 
 def test_unknown_keys_are_warnings_with_a_hint() -> None:
-    loaded = resolve([parse_config_text("modle=opus\nzzz=1\nmodel=x", "cfg")])
+    loaded = resolve([parse_config_text("modell=opus\nzzz=1\nmodel=x", "cfg")])
     assert loaded.config.model == "x"
     assert loaded.warnings == [
-        "cfg:1: unknown config key 'modle' ignored (did you mean 'model'?)",
+        "cfg:1: unknown config key 'modell' ignored (did you mean 'model'?)",
         "cfg:2: unknown config key 'zzz' ignored",
     ]
     assert loaded.explicit_keys == frozenset({"model"})
@@ -383,7 +392,8 @@ def values_of(kind: Any) -> st.SearchStrategy[Any]:
     if isinstance(kind, Integer):
         return st.integers(min_value=kind.minimum, max_value=10**12)
     if isinstance(kind, Number):
-        return st.floats(min_value=kind.minimum, max_value=1e12, exclude_min=kind.exclusive)
+        low = -1e12 if kind.minimum is None else kind.minimum
+        return st.floats(min_value=low, max_value=1e12, exclude_min=kind.exclusive)
     if isinstance(kind, Choice):
         return st.sampled_from(list(kind.enum))
     if isinstance(kind, Items):
@@ -405,6 +415,8 @@ def config_values() -> st.SearchStrategy[dict[str, Any]]:
     fields["worktree_path_template"] = st.sampled_from(["{{ run_id }}", "/wt/{{ name|sanitize }}"])
     fields["notify_webhook"] = st.sampled_from([None, "https://example.com/h"])
     fields["agent_cmd"] = st.sampled_from(["./agent", "my agent --x"])
+    fields["measure_cmd"] = st.sampled_from(["python3 bench.py", "make measure"])
+    fields["metric"] = st.sampled_from(["score", "p99_ms"])
     return st.fixed_dictionaries(fields)
 
 

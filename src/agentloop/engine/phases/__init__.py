@@ -5,6 +5,7 @@ through the Recorder and returns a small plain dict for the workflow to branch o
 """
 
 from agentloop.engine.phases.agent_step import implementation, review
+from agentloop.engine.phases.experiment import baseline, measure
 from agentloop.engine.phases.guard import guarded
 from agentloop.engine.phases.lifecycle import (
     after_finish,
@@ -20,10 +21,12 @@ from agentloop.engine.phases.watchdog import watchdog
 
 __all__ = [
     "after_finish",
+    "baseline",
     "begin",
     "finish_outcome",
     "guarded",
     "implementation",
+    "measure",
     "merge",
     "pause_for_limit",
     "prepare",

@@ -9,7 +9,6 @@ first and uncommitted edits in the worktree are discarded, so the agent starts c
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from agentloop.core.agent_model import agent_model
 from agentloop.core.completion import completion_status
 from agentloop.core.plan import Plan, read_plan
 from agentloop.core.types import AgentName, EventType, Phase, StepStatus
+from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.history import IterationRecord
@@ -42,7 +42,6 @@ _TASK_NAMED = re.compile(
     r"^\s*(?:Completed|Reviewed)\s+(.+?)\.\s+\d+\s+(?:tasks?\s+remain|awaiting)",
     re.IGNORECASE | re.MULTILINE,
 )
-_SECRET_ENV = frozenset({"LOOPD_AUTH_TOKEN", "LOOPD_TOKEN"})
 # Shared by every run: starting a thread per step cost more than the check it ran.
 _ESCAPE_CHECKS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="escape-check")
 
@@ -203,8 +202,7 @@ def _recover_interrupted_attempt(
 def _request(
     ctx: RunContext, phase: Phase, iteration: int, prompt: str, model: str, agent_name: str
 ) -> AgentRequest:
-    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
-    env.update(
+    env = child_env(
         LOOP_RUN_ID=ctx.run_id,
         LOOP_RUN_DIR=str(RunFiles(ctx).primary_dir),
         LOOP_ITERATION=str(iteration),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentloop.core.templates import branch_slug, render_worktree_path, spec_slug
-from agentloop.core.types import EventType
+from agentloop.core.types import EventType, RunMode
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
@@ -91,4 +91,4 @@ def _prepare(ctx: RunContext) -> Outcome:
         run_branch=branch,
         expect=ACTIVE_STATUSES,  # canceled meanwhile: the cancel's cleanup removes it
     )
-    return {"ok": True}
+    return {"ok": True, "experiment": config.mode is RunMode.EXPERIMENT}

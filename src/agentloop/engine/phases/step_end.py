@@ -19,6 +19,7 @@ A step whose work failed or was interrupted runs again in full.
 
 from __future__ import annotations
 
+from agentloop.core.types import RunMode
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import FinishedStep
 from agentloop.engine.phases.guard import Outcome
@@ -39,7 +40,8 @@ def end_step(ctx: RunContext, iteration: int, recorder: Recorder, work: Outcome)
     """Inside ``recorder.batch()``, after the step's STEP_FINISHED was queued: decide the
     iteration when this step ends it, and remember the step with the state."""
     outcome = work
-    if went_well(work) and ends_iteration(work):
+    # An experiment's iteration is decided by its measurement, not by the watchdog.
+    if went_well(work) and ends_iteration(work) and ctx.config.mode is RunMode.PLAN:
         outcome = {**work, **watch(ctx, iteration, recorder), "decided": True}
     ctx.state.finished_step = FinishedStep(ctx.step_key, ctx.state.epoch, work, outcome)
     recorder.save_state()

@@ -3,7 +3,7 @@ iteration through runner-notes.txt, and count consecutive failures (SPEC 2.4c, 6
 
 from __future__ import annotations
 
-from agentloop.core.types import EventType, Phase, StepStatus
+from agentloop.core.types import EventType, Phase, RunMode, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.phases.guard import Outcome
@@ -53,6 +53,8 @@ def verification(ctx: RunContext, iteration: int) -> Outcome:
         ctx.state.consecutive_verification_failures += 1
         files.write("runner-notes.txt", result.failure_context())
     limit = ctx.config.max_consecutive_verification_failures
+    if ctx.config.mode is RunMode.EXPERIMENT:
+        limit = 0  # a failing verification only means the attempt is not kept
     work: Outcome = {}
     if limit and ctx.state.consecutive_verification_failures >= limit:
         work = {"failed": True, "reason": "consecutive_verification_failures"}
