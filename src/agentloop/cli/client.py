@@ -311,6 +311,9 @@ class Loopd:
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return list(_field(self.call("GET", run_path(run_id, "steps")), "steps"))
 
+    def measurements(self, run_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", run_path(run_id, "measurements")))
+
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         return list(_field(self.call("GET", run_path(run_id, "artifacts")), "artifacts"))
 

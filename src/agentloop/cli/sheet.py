@@ -176,3 +176,33 @@ def _epoch(value: Any) -> str | None:
 
 def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+def experiment_text(measurements: dict[str, Any]) -> str:
+    """An experiment's baseline, best and series (SPEC 19), as plain lines."""
+    target = measurements.get("target")
+    goal = "higher" if measurements.get("goal") == "max" else "lower"
+    aim = f"{goal} is better" + (f", target {_number(target)}" if target is not None else "")
+    best = f"{_number(measurements.get('best'))} (iteration {measurements.get('best_iteration')})"
+    lines = [
+        f"experiment: {measurements.get('metric')} ({aim})",
+        f"  baseline  {_number(measurements.get('baseline'))}",
+        f"  best      {best}",
+    ]
+    rows = [
+        (str(p.get("iteration")), _number(p.get("value")), _verdict(p), str(p.get("reason") or ""))
+        for p in measurements.get("series", [])
+    ]
+    if rows:
+        lines.append(_indent(columns(("ITER", "VALUE", "RESULT", "WHY"), rows)))
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value + 0.0:g}"  # no "-0"
+
+
+def _verdict(point: dict[str, Any]) -> str:
+    if point.get("iteration") == 0:
+        return "baseline"
+    return "kept" if point.get("kept") else "reverted"

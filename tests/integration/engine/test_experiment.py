@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from integration.conftest import start_daemon
-from integration.loopd import Loopd, git
+from integration.loopd import Loopd, git, make_workspace
+
+LOOPCTL = Path(sys.executable).with_name("loopctl")
 
 # score = -(x - 7)^2: best at x = 7; LOOP_ITERATION and a count of runs are logged.
 BENCH = """\
@@ -80,6 +84,18 @@ def test_keeps_what_improves_reverts_the_rest_and_stops_at_the_target(
     if worktree.exists():
         assert git(worktree, "status", "--porcelain") == ""  # the log stays untracked
     assert done["config"]["reviewer"] is False  # off by default in this mode
+
+    document = daemon.request("GET", f"/runs/{run['id']}/measurements").json()
+    assert (document["baseline"], document["best"], document["best_iteration"]) == (-16, 0, 7)
+    shown = subprocess.run(
+        [str(LOOPCTL), "--addr", daemon.addr, "inspect", run["id"]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "experiment: score (higher is better, target 0)" in shown
+    assert "baseline  -16" in shown and "best      0 (iteration 7)" in shown
+    assert "reverted" in shown and "not better than -9" in shown
+    plan_run = daemon.create_run(make_workspace(tmp_path, name="plan"), reviewer=False)
+    assert daemon.request("GET", f"/runs/{plan_run['id']}/measurements").status_code == 409
 
 
 def test_plateau_completes_when_something_was_kept(daemon: Loopd, tmp_path: Path):

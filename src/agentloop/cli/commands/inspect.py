@@ -18,20 +18,32 @@ class InspectResult:
     run: dict[str, Any]
     steps: list[dict[str, Any]]
     artifacts: list[dict[str, Any]]
+    measurements: dict[str, Any] | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_text(self) -> str:
-        from agentloop.cli.sheet import inspect_text
+        from agentloop.cli.sheet import experiment_text, inspect_text
 
-        return inspect_text(self.run, self.steps, self.artifacts, self.now)
+        text = inspect_text(self.run, self.steps, self.artifacts, self.now)
+        if self.measurements is not None:
+            text += "\n\n" + experiment_text(self.measurements)
+        return text
 
     def to_rich(self) -> Any:
-        from agentloop.cli.sheet import inspect_rich
+        from rich.console import Group
 
-        return inspect_rich(self.run, self.steps, self.artifacts, self.now)
+        from agentloop.cli.sheet import experiment_text, inspect_rich
+
+        shown = inspect_rich(self.run, self.steps, self.artifacts, self.now)
+        if self.measurements is None:
+            return shown
+        return Group(shown, "", experiment_text(self.measurements))
 
     def to_json(self) -> dict[str, Any]:
-        return {"run": self.run, "steps": self.steps, "artifacts": self.artifacts}
+        data = {"run": self.run, "steps": self.steps, "artifacts": self.artifacts}
+        if self.measurements is not None:
+            data["measurements"] = self.measurements
+        return data
 
 
 @click.command()
@@ -42,5 +54,11 @@ def inspect(ref: str) -> None:
 
     client = connect()
     run = resolve_run(client, ref)
-    result = InspectResult(run, client.steps(run["id"]), client.artifacts(run["id"]))
+    experiment = (run.get("config") or {}).get("mode") == "experiment"
+    result = InspectResult(
+        run,
+        client.steps(run["id"]),
+        client.artifacts(run["id"]),
+        client.measurements(run["id"]) if experiment else None,
+    )
     emit(result, as_json=client_options().json_output)

@@ -34,6 +34,11 @@ FLAG_KEYS = {
     "max_concurrency": "max_concurrency",
     "max_runs_per_workspace": "max_runs_per_workspace",
     "queue_policy": "queue_policy",
+    "mode": "mode",
+    "measure_cmd": "measure_cmd",
+    "metric": "metric",
+    "metric_goal": "metric_goal",
+    "metric_target": "metric_target",
 }
 """Flag parameter -> config key it sets (``--merge-target`` is handled apart)."""
 AGENTS = ("claude", "codex", "gemini", "opencode", "command", "scripted")
@@ -109,6 +114,11 @@ def outcome_exit_code(status: str | None) -> int:
 @click.option("--max-concurrency", type=click.IntRange(min=1), help="Sets loopd's cap.")
 @click.option("--max-runs-per-workspace", type=click.IntRange(min=1), help="Sets loopd's cap.")
 @click.option("--queue-policy", type=click.Choice(["fifo", "newest_first"]))
+@click.option("--mode", type=click.Choice(["plan", "experiment"]), help="experiment: SPEC 19.")
+@click.option("--measure-cmd", help="Experiment: writes the metrics JSON to $LOOP_METRICS_OUT.")
+@click.option("--metric", help="Experiment: the key of the metrics JSON to improve.")
+@click.option("--metric-goal", type=click.Choice(["max", "min"]))
+@click.option("--metric-target", type=float, help="Experiment: stop once reached.")
 @click.option("--pick", is_flag=True, help="Choose the spec from a numbered list.")
 @click.option("--follow", is_flag=True, help="Show progress; exit 0 completed, 1 failed.")
 @click.pass_context
@@ -188,7 +198,11 @@ def build_request(
         overrides["merge_target_branch"] = merge_target or f"agent/{spec_slug(spec)}"
     loaded = load_config(workspace, config_file=config_path, overrides=overrides, environ={})
     files = resolve_run_inputs(
-        workspace, cwd / spec, cwd / plan if plan else None, loaded.config.plans_dir
+        workspace,
+        cwd / spec,
+        cwd / plan if plan else None,
+        loaded.config.plans_dir,
+        plan_required=loaded.config.mode.value != "experiment",
     )
     body: dict[str, Any] = {
         "spec_path": str(files.spec_path),

@@ -74,7 +74,9 @@ def measure(ctx: RunContext, iteration: int) -> Outcome:
         reading = _measure(ctx, worktree, iteration)
     kept = reading.value is not None and beats(reading.value, state.best, ctx.config.metric_goal)
     if kept:
-        reason = "first measurable value" if state.best is None else f"better than {state.best:g}"
+        reason = (
+            "first measurable value" if state.best is None else f"better than {_shown(state.best)}"
+        )
         state.best, state.best_commit, state.best_iteration = reading.value, attempt, iteration
         state.kept += 1
         state.since_best = 0
@@ -268,4 +270,4 @@ def _worktree(ctx: RunContext) -> Path:
 
 
 def _shown(value: float | None) -> str:
-    return "none" if value is None else f"{value:g}"
+    return "none" if value is None else f"{value + 0.0:g}"  # no "-0"
