@@ -1,9 +1,13 @@
 # The two commands of the README: `make demo` and `make test`. Each installs what it needs.
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo demo-experiment test lint typecheck unit bench clean
 
 demo:
 	@scripts/setup.sh
 	@.venv/bin/python scripts/demo.py
+
+demo-experiment:
+	@scripts/setup.sh
+	@.venv/bin/python scripts/demo_experiment.py
 
 test:
 	@scripts/setup.sh test

@@ -128,6 +128,8 @@ def _measure(ctx: RunContext, worktree: Path, iteration: int) -> Reading:
         )
     else:
         text = out.read_text(errors="replace") if out.exists() else None
+        if text is not None:
+            files.write(f"metrics/{out.name}", text)  # mirrored and indexed
         reading = read_metric(text, ctx.config.metric or "")
     files.write(marker, json.dumps({"value": reading.value, "reason": reading.reason}))
     if os.environ.get(FAULT_ENV) == f"experiment.after_measure:{iteration}":

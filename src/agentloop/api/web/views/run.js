@@ -12,6 +12,7 @@ import { createControls } from "./controls.js";
 import { createDiff } from "./diff.js";
 import { createEvents } from "./events.js";
 import { createOutput } from "./output.js";
+import { createMetricPlot } from "./metric_plot.js";
 import { createHeader } from "./run_header.js";
 import { createTabs } from "./tabs.js";
 import { createTimeline } from "./timeline.js";
@@ -28,10 +29,13 @@ export function mountRun(container, runId, ctx) {
   const events = createEvents();
   const diff = createDiff(runId);
   const error = h("p", { class: "form-error", role: "alert" });
+  const plotSlot = h("div", { class: "metric-slot" });
+  let plot = null; // an experiment run's metric plot, made once the run says it is one
   let diffLoaded = false;
   let run = null;
   let lastEventSeq = 0; // a resumed stream and a catch-up read may overlap: show each once
   let lastOutputSeq = 0;
+  const measurementsSeen = []; // kept until the run is known to be an experiment
 
   const tabs = createTabs(
     [
@@ -56,6 +60,7 @@ export function mountRun(container, runId, ctx) {
       error,
       header.node,
       controls.node,
+      plotSlot,
       h(
         "div",
         { class: "run-body" },
@@ -69,6 +74,11 @@ export function mountRun(container, runId, ctx) {
   function applyRun(next) {
     const before = run?.status;
     run = next;
+    if (!plot && run.config?.mode === "experiment") {
+      plot = createMetricPlot(run.config.metric || "metric", run.config.metric_goal);
+      replace(plotSlot, plot.node);
+      for (const event of measurementsSeen) plot.add(event);
+    }
     header.update(run);
     controls.update(run);
     if (before && before !== run.status) {
@@ -101,6 +111,10 @@ export function mountRun(container, runId, ctx) {
       if (!event || typeof event.seq !== "number" || event.seq <= lastEventSeq) return;
       lastEventSeq = event.seq;
       events.add(event);
+      if (event.event_type === "MEASUREMENT") {
+        measurementsSeen.push(event);
+        plot?.add(event);
+      }
       refreshRun();
       if (event.event_type.startsWith("STEP_") || /^RUN_/.test(event.event_type)) refreshSteps();
     },
