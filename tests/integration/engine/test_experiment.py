@@ -203,3 +203,16 @@ def test_a_crash_between_measuring_and_deciding_measures_and_reverts_once(tmp_pa
         assert not worktree.exists() or git(worktree, "status", "--porcelain") == ""
     finally:
         daemon.stop()
+
+
+def test_a_failing_verification_is_not_kept(daemon: Loopd, tmp_path: Path):
+    repo = experiment_workspace(tmp_path)
+    # x = 4 (iteration 1) fails verification: not kept although its score is better.
+    verify = 'test "$(cat tune.txt)" != 4'
+    run = start_experiment(daemon, repo, verify_cmds=verify, iterations=2)
+    done = daemon.wait_status(run["id"], "FAILED", timeout=60)
+    assert done["reason"] == "no_improvement"
+    first, second = measurements(daemon, run["id"])[1:]
+    assert (first["kept"], first["reason"]) == (False, "verification failed")
+    assert first["value"] is None  # not even measured
+    assert second["kept"] is False  # x went back to 3, then down to 2: worse
