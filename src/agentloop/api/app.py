@@ -13,6 +13,7 @@ from agentloop.api.auth import BearerAuth
 from agentloop.api.errors import install_error_handlers
 from agentloop.api.routes_experiment import router as experiment_router
 from agentloop.api.routes_live import router as live_router
+from agentloop.api.routes_notes import router as notes_router
 from agentloop.api.routes_review import router as review_router
 from agentloop.api.routes_runs import router as runs_router
 from agentloop.api.routes_stream import router as stream_router
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(live_router)
     app.include_router(review_router)
     app.include_router(experiment_router)
+    app.include_router(notes_router)
     _mount_dashboard(app)
     app.add_middleware(BearerAuth, token=runtime.settings.auth_token)
     return app

@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "resume": "agentloop.cli.commands.control:resume",
     "retry": "agentloop.cli.commands.control:retry",
     "run": "agentloop.cli.commands.run:run",
+    "say": "agentloop.cli.commands.say:say",
     "scrap": "agentloop.cli.commands.review:scrap",
     "tail": "agentloop.cli.commands.stream:tail",
 }

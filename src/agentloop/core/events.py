@@ -125,6 +125,19 @@ class Measurement(Payload):
     commit: str | None
 
 
+class NoteAdded(Payload):
+    note_id: str
+    text: str
+    file: str | None
+    line: int | None
+    source: str
+
+
+class NoteDelivered(Payload):
+    note_id: str
+    step_id: str
+
+
 class WatchdogEscalated(Payload):
     signal: WatchdogSignal
     to_agent: AgentName
@@ -188,6 +201,8 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
     EventType.WATCHDOG_REWRITE: WatchdogRewrite,
     EventType.WATCHDOG_ESCALATED: WatchdogEscalated,
     EventType.MEASUREMENT: Measurement,
+    EventType.NOTE_ADDED: NoteAdded,
+    EventType.NOTE_DELIVERED: NoteDelivered,
     EventType.RUN_PAUSED: RunPaused,
     EventType.RUN_RESUMED: RunResumed,
     EventType.MERGE_COMPLETED: MergeCompleted,

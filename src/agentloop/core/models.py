@@ -127,3 +127,18 @@ class Artifact(BaseModel):
     checksum: str
     size: int
     created_at: str
+
+
+class Note(BaseModel):
+    """A note from the user to a run's agent (SPEC 18): delivered to its next agent step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    run_id: str
+    text: str
+    file: str | None = None
+    line: int | None = None
+    source: str
+    created_at: str
+    delivered_step_id: str | None = None

@@ -198,6 +198,24 @@ def completion_rule(mode: CompletionMode) -> str:
     return _COMPLETION_RULES[mode]
 
 
+USER_NOTES_HEADING = "## Notes from the user"
+
+
+def user_notes_block(notes: Sequence[tuple[str, str | None, int | None]]) -> str:
+    """The "Notes from the user" block for (text, file, line) notes, oldest first."""
+    lines = [USER_NOTES_HEADING, "The user wrote these while the run went on; act on them:"]
+    for text, file, line in notes:
+        where = f"[{file}:{line}] " if file and line else (f"[{file}] " if file else "")
+        first, *rest = text.strip().splitlines() or [""]
+        lines.append(f"- {where}{first}")
+        lines += [f"  {more}" for more in rest]
+    return "\n".join(lines)
+
+
+def with_user_notes(prompt: str, block: str) -> str:
+    return prompt.rstrip("\n") + "\n\n" + block + "\n"
+
+
 def build_implementation_prompt(inputs: PromptInputs, notes: Sequence[str] = ()) -> str:
     """The prompt of an implementation step; ``notes`` (watchdog notes, a worktree
     reminder) are appended."""

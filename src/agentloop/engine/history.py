@@ -67,6 +67,7 @@ class RunState:
     start_head: str | None = None
     pending_notes: list[str] = field(default_factory=list)
     experiment: dict[str, Any] = field(default_factory=dict)  # core.experiment.ExperimentState
+    attention_iteration: int | None = None  # the iteration that paused for the user
     finished_step: FinishedStep | None = None
 
     def record(self, iteration: int) -> IterationRecord:

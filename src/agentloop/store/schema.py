@@ -182,5 +182,19 @@ settings = sa.Table(
     _ms("updated_at", nullable=False),
 )
 
+notes = sa.Table(
+    "loopd_notes",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(64), _run_fk(), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("file", sa.Text),
+    sa.Column("line", sa.Integer),
+    sa.Column("source", sa.String(16), nullable=False),
+    _ms("created_at", nullable=False),
+    sa.Column("delivered_step_id", sa.String(64)),
+    sa.Index(None, "run_id", "delivered_step_id"),
+)
+
 RUN_COLUMNS = frozenset(runs.c.keys())
 STEP_COLUMNS = frozenset(steps.c.keys())

@@ -13,6 +13,7 @@ from agentloop.cli.commands.inspect import InspectResult
 from agentloop.cli.commands.list import RunListResult
 from agentloop.cli.commands.review import ReviewResult
 from agentloop.cli.commands.run import RunResult, outcome_exit_code
+from agentloop.cli.commands.say import SayResult
 from agentloop.cli.progress import ProgressPanel, RunProgress, progress_line
 from agentloop.cli.render import ENVELOPE_VERSION, envelope, render_text
 
@@ -38,11 +39,20 @@ def test_envelope_shape() -> None:
     assert envelope({"x": 1}) == {"version": 1, "ok": True, "data": {"x": 1}}
 
 
+MEASURED = {
+    "metric": "score", "goal": "max", "target": None, "baseline": 1.0, "best": 2.0,
+    "best_iteration": 1, "series": [{"iteration": 1, "value": 2.0, "kept": True, "reason": "x"}],
+}  # fmt: skip
+
+
 def test_result_keys_are_pinned() -> None:
     diff = {"base": "main", "branch": "run/x", "merge_base": "abc", "commits": [], "files": []}
     pinned = [
         (RunListResult([RUN], 1, "/w", NOW), {"runs", "total", "workspace_root"}),
-        (InspectResult(RUN, [], [], NOW), {"run", "steps", "artifacts"}),
+        (InspectResult(RUN, [], [], now=NOW), {"run", "steps", "artifacts"}),
+        (InspectResult(RUN, [], [], MEASURED, now=NOW), {"run", "steps", "artifacts",
+                                                        "measurements"}),
+        (SayResult(RUN, {"id": "n1", "text": "hi"}), {"run_id", "note"}),
         (ControlResult("pause", RUN), {"action", "run_id", "run"}),
         (RunResult(RUN), {"run"}),
         (RunResult(RUN, followed=True), {"run", "outcome", "exit_code"}),

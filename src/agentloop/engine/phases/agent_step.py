@@ -21,6 +21,7 @@ from agentloop.agents.process import kill_stale_group
 from agentloop.core.agent_model import agent_model
 from agentloop.core.completion import completion_status
 from agentloop.core.plan import Plan, read_plan
+from agentloop.core.prompts import user_notes_block, with_user_notes
 from agentloop.core.types import AgentName, EventType, Phase, StepStatus
 from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
@@ -32,12 +33,14 @@ from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.prompting import implementation_prompt, review_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder, StepHandle
 from agentloop.engine.sink import EngineSink, log_names
+from agentloop.store.notes import Notes
 from agentloop.vcs.escape import changed_since, snapshot_primary
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
 from agentloop.vcs.hunks import hunk_digests
 from agentloop.vcs.wip import save_uncommitted
 
+RUNNER_NOTES = "runner-notes.txt"
 _TASK_NAMED = re.compile(
     r"^\s*(?:Completed|Reviewed)\s+(.+?)\.\s+\d+\s+(?:tasks?\s+remain|awaiting)",
     re.IGNORECASE | re.MULTILINE,
@@ -54,6 +57,7 @@ class AgentRun:
     escaped: list[str]
     agent_ms: float
     artifacts: list[dict[str, Any]]
+    note_ids: tuple[str, ...] = ()  # the user's notes this step's prompt carried
 
 
 def implementation(ctx: RunContext, iteration: int) -> Outcome:
@@ -117,6 +121,7 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     log_name, events_name = log_names(phase, iteration)
     files = RunFiles(ctx)
     handle = recorder.start_step(phase, iteration, output_path=str(files.path(log_name)))
+    prompt, note_ids = _with_user_notes(ctx, prompt)
     agent_name = current_agent(ctx)
     model = agent_model(ctx.config, AgentName(agent_name), review=phase is Phase.REVIEW)
     snapshot = ctx.runtime.primary_snapshots.pop(ctx.run_id, None) or snapshot_primary(
@@ -155,7 +160,20 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
         # Unchanged: it is also the state before the run's next agent step. Only our own
         # quick bookkeeping runs in between.
         ctx.runtime.primary_snapshots[ctx.run_id] = snapshot
-    return AgentRun(handle, result, plan, escaped, agent_ms, artifacts)
+    return AgentRun(handle, result, plan, escaped, agent_ms, artifacts, note_ids)
+
+
+def _with_user_notes(ctx: RunContext, prompt: str) -> tuple[str, tuple[str, ...]]:
+    """The prompt with the user's undelivered notes (SPEC 18), which also go into
+    runner-notes.txt; and their ids, marked delivered when the step has run."""
+    pending = Notes(ctx.store).of_run(ctx.run_id, undelivered=True)
+    if not pending:
+        return prompt, ()
+    block = user_notes_block([(note.text, note.file, note.line) for note in pending])
+    files = RunFiles(ctx)
+    notes = files.read(RUNNER_NOTES) if files.exists(RUNNER_NOTES) else ""
+    files.write(RUNNER_NOTES, (notes.rstrip("\n") + "\n\n" if notes.strip() else "") + block + "\n")
+    return with_user_notes(prompt, block), tuple(note.id for note in pending)
 
 
 def _needs_review(ctx: RunContext, plan: Plan | None) -> bool:
@@ -284,6 +302,8 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
             outcome = end_step(ctx, iteration, recorder, outcome)
     if status is not StepStatus.CANCELED:
         ctx.runtime.mark_clean(ctx.run_id)
+        if ran.note_ids:
+            Notes(ctx.store).mark_delivered(ctx.run_id, ran.note_ids, ran.handle.step_id)
     return outcome
 
 

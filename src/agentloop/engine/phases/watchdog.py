@@ -132,6 +132,8 @@ def _escalate(
         return {}
     if ctx.config.watchdog_exhausted is WatchdogExhausted.FAIL:
         return {"failed": True, "reason": signal.signal.value}
+    if ctx.state.attention_iteration == iteration:
+        return {}  # the user has seen this iteration and resumed: go on (with their notes)
     return _pause_for_attention(ctx, iteration, signals, recorder)
 
 
@@ -142,6 +144,7 @@ def _pause_for_attention(
     resume rewinds it to this step, which decides again with a fresh rewrite budget."""
     shown = [{"signal": s.signal.value, "detail": s.detail} for s in signals]
     ctx.state.failed_step = ctx.step_key
+    ctx.state.attention_iteration = iteration
     recorder.event(
         EventType.RUN_PAUSED,
         f"paused:needs_attention:{iteration}",
