@@ -36,6 +36,7 @@ from agentloop.core.types import (
     MergeStrategy,
     MetricGoal,
     NamingMode,
+    NotifyFormat,
     QueuePolicy,
     RunMode,
     WatchdogExhausted,
@@ -268,7 +269,13 @@ class Config:
     notify_webhook: str | None = setting(
         OrNone(Text("an http(s) URL", validate=url)),
         None,
-        "URL that gets a JSON POST on terminal events and usage-limit pauses.",
+        "URL that gets a POST when a run completes, fails, pauses for a usage limit or "
+        "needs attention.",
+    )
+    notify_format: NotifyFormat = setting(
+        Choice(NotifyFormat),
+        NotifyFormat.JSON,
+        "Body of the notify_webhook POST: json, slack (incoming webhook) or ntfy (topic URL).",
     )
     mode: RunMode = setting(
         Choice(RunMode),

@@ -80,6 +80,14 @@ class RunMode(StrEnum):
     EXPERIMENT = "experiment"
 
 
+class NotifyFormat(StrEnum):
+    """The body of a notify_webhook POST: our JSON, a Slack incoming webhook, an ntfy topic."""
+
+    JSON = "json"
+    SLACK = "slack"
+    NTFY = "ntfy"
+
+
 class MetricGoal(StrEnum):
     MAX = "max"
     MIN = "min"

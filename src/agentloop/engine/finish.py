@@ -65,7 +65,8 @@ def finish_run(
             conn=conn,
             **payload,
         )
-    notify(ctx, event_type.value, reason=reason)
+    if status is not RunStatus.CANCELED:  # the user canceled it: nobody to tell
+        notify(ctx, event_type.value, reason=reason)
     return status
 
 

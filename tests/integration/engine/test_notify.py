@@ -15,12 +15,27 @@ from integration.loopd import Loopd
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[dict]]]:
+    """A webhook on a loopback port; it answers 503 to the first POST of a path that ends
+    in /flaky (a retried POST must still arrive once)."""
     received: list[dict] = []
+    refused: list[str] = []
 
     class Hook(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
-            received.append(json.loads(self.rfile.read(length)))
+            raw = self.rfile.read(length)
+            if self.path.endswith("/flaky") and not refused:
+                refused.append(self.path)
+                self.send_response(503)
+                self.end_headers()
+                return
+            kind = self.headers.get("content-type", "")
+            body = json.loads(raw) if kind.startswith("application/json") else raw.decode()
+            received.append(
+                {"body": body, "headers": dict(self.headers)}
+                if self.path.endswith(("/ntfy", "/slack", "/flaky"))
+                else body
+            )
             self.send_response(204)
             self.end_headers()
 
@@ -57,3 +72,44 @@ def test_an_unreachable_webhook_never_hurts_the_run(daemon: Loopd, workspace: Pa
         workspace, reviewer=False, notify_webhook=f"http://127.0.0.1:{free_port()}/nobody"
     )
     assert daemon.wait_status(run["id"], "COMPLETED")["tasks_done"] == 3
+
+
+def test_needs_attention_notifies_in_each_format(
+    daemon: Loopd, workspace: Path, receiver: tuple[str, list[dict]]
+):
+    url, received = receiver
+    base = url.rsplit("/", 1)[0]
+    for notify_format in ("json", "slack", "ntfy"):
+        hook = f"{base}/{'hook' if notify_format == 'json' else notify_format}"
+        run = daemon.create_run(
+            workspace, model="no_commit=1", reviewer=False, watchdog_max_rewrites=0,
+            notify_webhook=hook, notify_format=notify_format,
+        )  # fmt: skip
+        daemon.wait_status(run["id"], "PAUSED", timeout=60)
+        daemon.wait_for(lambda: received, timeout=10, what=f"the {notify_format} POST")
+        got = received.pop()
+        short = run["id"][:13]
+        if notify_format == "json":
+            assert (got["event_type"], got["reason"]) == ("RUN_PAUSED", "needs_attention")
+            assert got["signals"][0]["signal"] == "no_progress"
+            assert f"loopctl say {short}" in got["message"]
+        elif notify_format == "slack":
+            assert "needs attention" in got["body"]["text"]
+            assert f"loopctl resume {short}" in got["body"]["text"]
+        else:
+            assert got["headers"]["Title"].endswith("needs attention")
+            assert f"loopctl say {short}" in got["body"]
+        daemon.request("POST", f"/runs/{run['id']}/cancel")
+        daemon.wait_status(run["id"], "CANCELED")
+        received.clear()
+
+
+def test_a_failing_webhook_is_retried(
+    daemon: Loopd, workspace: Path, receiver: tuple[str, list[dict]]
+):
+    url, received = receiver
+    flaky = url.rsplit("/", 1)[0] + "/flaky"
+    run = daemon.create_run(workspace, reviewer=False, notify_webhook=flaky)
+    daemon.wait_status(run["id"], "COMPLETED")
+    daemon.wait_for(lambda: received, timeout=15, what="the retried POST")
+    assert received[0]["body"]["event_type"] == "RUN_COMPLETED"

@@ -32,6 +32,8 @@ SPEC_FIELDS = {
     EventType.WATCHDOG_REWRITE: {"signal", "prompt_before", "prompt_after"},
     EventType.WATCHDOG_ESCALATED: {"signal", "to_agent"},
     EventType.MEASUREMENT: {"iteration", "metric", "value", "best", "kept", "reason", "commit"},
+    EventType.NOTE_ADDED: {"note_id", "text", "file", "line", "source"},
+    EventType.NOTE_DELIVERED: {"note_id", "step_id"},
     EventType.RUN_PAUSED: set(),
     EventType.RUN_RESUMED: set(),
     EventType.MERGE_COMPLETED: {"target", "strategy", "commit"},
@@ -78,6 +80,14 @@ EXAMPLES = {
     EventType.WATCHDOG_SIGNAL: {"signal": "no_progress", "detail": "3 iterations"},
     EventType.AGENT_HOLD: {"agent": "claude", "resume_at": 1700000000.0},
     EventType.WATCHDOG_ESCALATED: {"signal": "no_progress", "to_agent": "codex"},
+    EventType.NOTE_ADDED: {
+        "note_id": "n1",
+        "text": "Use tabs.",
+        "file": "src/app.py",
+        "line": 3,
+        "source": "cli",
+    },
+    EventType.NOTE_DELIVERED: {"note_id": "n1", "step_id": "s1"},
     EventType.MEASUREMENT: {
         "iteration": 2,
         "metric": "score",
