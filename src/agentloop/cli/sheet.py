@@ -206,3 +206,16 @@ def _verdict(point: dict[str, Any]) -> str:
     if point.get("iteration") == 0:
         return "baseline"
     return "kept" if point.get("kept") else "reverted"
+
+
+def attention_text(run: dict[str, Any], signals: Sequence[dict[str, Any]]) -> str:
+    """Why a run paused for the user (SPEC 6, 18), and how to go on."""
+    short = str(run.get("id", ""))[:13]
+    lines = ["needs attention: the watchdog saw no progress and used up its rewrites"]
+    lines += [f"  {s.get('signal')}: {s.get('detail')}" for s in signals]
+    lines += [
+        "to go on, tell the agent what to do, then resume:",
+        f'  loopctl say {short} "what to do next"',
+        f"  loopctl resume {short}",
+    ]
+    return "\n".join(lines)

@@ -83,6 +83,12 @@ def test_needs_attention_then_say_and_resume_continues_with_the_note(
     )
     paused = daemon.wait_status(run["id"], "PAUSED", timeout=60)
     assert paused["reason"] == "needs_attention"
+    shown = subprocess.run(
+        [str(LOOPCTL), "--addr", daemon.addr, "inspect", run["id"]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "needs attention:" in shown and "no_progress:" in shown
+    assert f"loopctl resume {run['id'][:13]}" in shown
     told = say(daemon, run["id"], "Tick the task in the plan, then commit.")
     assert told.returncode == 0, told.stderr
     assert "the run is paused" in told.stdout and "loopctl resume" in told.stdout
