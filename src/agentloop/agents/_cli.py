@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -75,6 +76,7 @@ class Transcript:
     def on_stdout(self, line: str) -> None:
         objects = parse_line(line)
         if objects is None:
+            line = plain_text(line)
             if line.strip():
                 self.plain(line)
             return
@@ -94,6 +96,7 @@ class Transcript:
         self.sink.output(line)
 
     def on_stderr(self, line: str) -> None:
+        line = plain_text(line)
         self.stderr_tail.append(line)
         self.sink.output(line)
 
@@ -158,6 +161,20 @@ class Transcript:
         state = "without a result" if not self.completed else "with an error"
         text = f"{self.agent} exited with status {proc.exit_code} {state}"
         return f"{text}: {last.strip()}" if last else text
+
+
+# CSI (colours, cursor moves), OSC (titles, links), other escapes, C0 controls but the tab
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0a-\x1f\x7f]"
+)
+
+
+def plain_text(line: str) -> str:
+    """``line`` without terminal escape sequences and control characters: CLIs colour what
+    they print even into a pipe (opencode 1.18: ``\\x1b[91m\\x1b[1mError: \\x1b[0m...`` on
+    stderr), and the log and the live output are plain text."""
+    return _CONTROL.sub("", line)
 
 
 def resolve_bin(request: AgentRequest, name: str, configured: str | None) -> str:

@@ -1,12 +1,24 @@
-"""opencode: ``opencode run --format json [-m model] <prompt>``.
+"""opencode: ``opencode run --format json --title <title> [-m model]``, prompt on stdin.
+
+The prompt goes on stdin because opencode 1.18 quotes a positional message that contains
+spaces: the model would read ``"...\\"..."``. ``--title`` spares the session's title
+request, a model call of its own whose tokens and cost no event reports. No ``-m`` when
+the request names no model: opencode's configured default (its ``model`` setting). opencode
+works in ``$PWD``, not in its cwd: :func:`~agentloop.agents._cli.run_cli` sets ``PWD``.
 
 Events (one JSON object per line, each with ``sessionID``): ``step_start``, ``text``
 (``part.text``), ``tool_use`` (``part.tool``, ``part.state``), ``step_finish``
 (``part.tokens`` input/output/reasoning/cache, ``part.cost``, ``part.reason``; a reason
 other than ``tool-calls`` ends the run and that step's text is the answer) and ``error``.
 ``tokens_in`` = input + cache read + cache write; ``tokens_out`` = output + reasoning.
-opencode 1.18.33 with no credentials printed nothing and never exited: only the timeout
-stops it.
+``cost`` is opencode's own price table times the tokens: 0 for a model it has no price for
+(a custom provider) as for a free one, so a run whose steps all cost 0 reports no cost
+(None), not a cost of $0.
+
+Failures (``fixtures/opencode-1.18.33``): an ``error`` event (``name``, ``data.message``,
+``data.statusCode``); 401/403 are permanent; 429 and 5xx are retried by opencode itself
+(silently) and reported only when it gives up: transient. opencode 1.18.33 with no
+credentials printed nothing and never exited: only the timeout stops it.
 """
 
 from __future__ import annotations
@@ -14,12 +26,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agentloop.agents._cli import Transcript, as_count, as_dict, as_float, resolve_bin, run_cli
+from agentloop.agents._cli import (
+    Transcript,
+    as_count,
+    as_dict,
+    as_float,
+    as_int,
+    resolve_bin,
+    run_cli,
+)
 from agentloop.agents.base import AgentRequest, AgentResult, AgentSink
 from agentloop.agents.process import ProcessResult
 from agentloop.agents.usage import parse_reset_time
 
-__all__ = ["OpencodeAgent", "OpencodeTranscript", "opencode_command"]
+__all__ = ["OpencodeAgent", "OpencodeTranscript", "opencode_command", "session_title"]
 
 _LIMIT = re.compile(r"usage limit|quota exceeded|RESOURCE_EXHAUSTED", re.I)
 _PERMANENT = re.compile(
@@ -31,11 +51,17 @@ _TRANSIENT = re.compile(
 
 
 def opencode_command(binary: str, request: AgentRequest) -> list[str]:
-    argv = [binary, "run", "--format", "json"]
+    """The command line; the prompt goes on stdin."""
+    argv = [binary, "run", "--format", "json", "--title", session_title(request)]
     if request.model:
         argv += ["-m", request.model]
-    argv.append(request.prompt)
     return argv
+
+
+def session_title(request: AgentRequest) -> str:
+    """The title of the step's opencode session (as opencode lists it)."""
+    run = f" {request.run_id}" if request.run_id else ""
+    return f"agentloop{run} {request.phase} {request.iteration}"
 
 
 class OpencodeAgent:
@@ -48,7 +74,7 @@ class OpencodeAgent:
 
     def run(self, request: AgentRequest, sink: AgentSink) -> AgentResult:
         argv = opencode_command(resolve_bin(request, self.name, self.binary), request)
-        return run_cli(OpencodeTranscript(sink), argv, request, stdin_text=None)
+        return run_cli(OpencodeTranscript(sink), argv, request, stdin_text=request.prompt)
 
 
 class OpencodeTranscript(Transcript):
@@ -89,7 +115,7 @@ class OpencodeTranscript(Transcript):
         )
         self.tokens_out += as_count(tokens.get("output")) + as_count(tokens.get("reasoning"))
         cost = as_float(part.get("cost"))
-        if cost is not None:
+        if cost is not None and cost > 0:  # 0: free, or no price known (module docstring)
             self.cost_usd = (self.cost_usd or 0.0) + cost
         self.turns = (self.turns or 0) + 1
         if part.get("reason") != "tool-calls":
@@ -97,19 +123,20 @@ class OpencodeTranscript(Transcript):
             self.final_text = "\n".join(self._step_text).strip("\n")
 
     def _error(self, error: object) -> None:
-        name, message = "", str(error or "error")
+        name, message, status = "", str(error or "error"), None
         if isinstance(error, dict):
             name = str(error.get("name") or "")
             data = as_dict(error.get("data"))
             message = str(data.get("message") or error.get("message") or name or "error")
+            status = as_int(data.get("statusCode"))
         self.sink.output(f"[error] {name + ': ' if name else ''}{message}")
         self.is_error = True
         text = f"{name} {message}"
         if _LIMIT.search(text):
             self.note_limit(message, parse_reset_time(message))
-        elif "Auth" in name or _PERMANENT.search(text):
+        elif status in (401, 403) or "Auth" in name or _PERMANENT.search(text):
             self.note_permanent(message)
-        elif _TRANSIENT.search(text):
+        elif status == 429 or (status or 0) >= 500 or _TRANSIENT.search(text):
             self.transient = message
         else:
             self.error = message

@@ -146,8 +146,12 @@ def test_opencode_success_sums_steps(standins: dict[str, str], tmp_path: Path) -
     assert (result.tokens_in, result.tokens_out, result.turns) == (2000, 140, 2)
     assert result.cost_usd == pytest.approx(0.004)
     assert result.session_id == "ses_44f9562d4ffe"
-    argv = json.loads(argv_file.read_text())["argv"]
-    assert argv[1:] == ["run", "--format", "json", "-m", "standin:success", "do it"]
+    seen = json.loads(argv_file.read_text())
+    assert seen["argv"][1:] == [
+        "run", "--format", "json", "--title", "agentloop run-cli implementation 1",
+        "-m", "standin:success",
+    ]  # fmt: skip
+    assert seen["prompt"] == "do it"  # on stdin
 
 
 def test_opencode_without_credentials_only_stops_at_the_timeout(standins: dict[str, str]) -> None:
