@@ -2,7 +2,10 @@
 SSE: message_start, content blocks with text / tool_use deltas, message_delta, message_stop).
 The brain's shell command goes out as a ``Bash`` tool call.
 
-Point the CLI here with ``ANTHROPIC_BASE_URL`` (see :func:`claude_env`)."""
+Point the CLI here with ``ANTHROPIC_BASE_URL`` (see :func:`claude_env`). The error answers
+below are the ones of fixtures/claude-2.1.197 (its README and cases.json), headers included:
+Claude Code decides on them (``retry-after``, ``x-should-retry``, the
+``anthropic-ratelimit-unified-*`` of a subscription login)."""
 
 from __future__ import annotations
 
@@ -101,12 +104,57 @@ def error(status: int, kind: str, message: str, **headers: str) -> Fault:
     return Fault(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
-def claude_env(url: str, home: Path) -> dict[str, str]:
-    """The environment that points Claude Code at the mock, offline, with a fresh home."""
+def rate_limited(retry_after: int) -> Fault:
+    """An API-key organisation's rate limit. Claude Code retries it after ``retry-after``
+    seconds (``system/api_retry``), and gives up at once when that is over 60 s."""
+    return error(
+        429,
+        "rate_limit_error",
+        "This request would exceed the rate limit for your organization",
+        retry_after=str(retry_after),
+    )
+
+
+def throttled() -> Fault:
+    """A 429 without the unified rate-limit headers: to a subscription login, a throttle that
+    is "not your usage limit" (the CLI does not retry it)."""
+    return error(429, "rate_limit_error", "Rate limited")
+
+
+def usage_limit(resets_at: int) -> Fault:
+    """A subscription's five-hour limit, as the unified rate-limit headers say it."""
+    return error(
+        429,
+        "rate_limit_error",
+        "Rate limited",
+        anthropic_ratelimit_unified_status="rejected",
+        anthropic_ratelimit_unified_reset=str(resets_at),
+        anthropic_ratelimit_unified_representative_claim="five_hour",
+    )
+
+
+def invalid_api_key() -> Fault:
+    """The API's 401; ``x-should-retry: false`` is what stops Claude Code retrying it (without
+    it, 2.1.197 retries a 401 ten times with backoff)."""
+    return error(401, "authentication_error", "invalid x-api-key", x_should_retry="false")
+
+
+def overloaded() -> Fault:
+    return error(529, "overloaded_error", "Overloaded")
+
+
+OAUTH_TOKEN = "sk-ant-oat01-test-anything"
+
+
+def claude_env(url: str, home: Path, *, oauth: bool = False) -> dict[str, str]:
+    """The environment that points Claude Code at the mock, offline, with a fresh home; logged
+    in with an API key, or (``oauth``) like a claude.ai subscription, whose limits are the
+    account's (``CLAUDE_CODE_OAUTH_TOKEN``, as the fixtures' usage-limit case)."""
     home.mkdir(parents=True, exist_ok=True)
+    login = {"CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN} if oauth else {}
     return {
         "ANTHROPIC_BASE_URL": url,
-        "ANTHROPIC_API_KEY": "sk-test-anything",
+        **(login or {"ANTHROPIC_API_KEY": "sk-test-anything"}),
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "IS_SANDBOX": "1",

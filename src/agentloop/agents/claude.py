@@ -9,16 +9,20 @@ Reads the stream-json protocol (shapes from real Claude Code 2.1.197 transcripts
   ``stream_event`` wrappers (``--include-partial-messages``) are unwrapped, their text
   deltas streamed line by line, and the assistant message repeating them is not printed
   twice. An ``"error"`` field classifies the failure (authentication_failed,
-  billing_error, invalid_request: permanent; rate_limit: usage limit).
+  billing_error, invalid_request: permanent; rate_limit: see below).
 - ``result``: final text, ``is_error``, ``num_turns``, ``usage``, ``total_cost_usd``.
   ``tokens_in`` = input + cache creation + cache read tokens (every token the model read);
   ``tokens_out`` = output tokens.
-- Usage limit, from the protocol only, never from text a tool returned: a
-  ``rate_limit_event`` with status ``rejected`` (``resetsAt`` epoch seconds), an assistant
-  ``"error": "rate_limit"``, a ``result`` with ``is_error`` and ``api_error_status`` 429 plus
-  one of those markers or limit wording in the result itself, or the legacy line
-  ``Claude AI usage limit reached|<epoch>`` (the process may exit 0). A 429 without them is
-  a throttle: transient.
+- Usage limit (a hold until the reset), from the protocol only, never from text a tool
+  returned: a ``rate_limit_event`` with status ``rejected`` that names the limit
+  (``resetsAt`` epoch seconds, ``rateLimitType``, ``overageStatus``); or, in an assistant
+  ``"error": "rate_limit"`` message or an erroneous ``result``, the subscription's limit
+  wording ("You've hit your session limit · resets 6:51am (UTC)": the reset is read from the
+  text when no event gave one); or the legacy line ``Claude AI usage limit reached|<epoch>``
+  (the process may exit 0). Any other ``rate_limit`` error or ``result`` 429 is a throttle:
+  transient. Claude Code 2.1 says so in its own words: "Request rejected (429)" for an API
+  key, "Server is temporarily limiting requests (not your usage limit)" for a subscription,
+  the latter after a ``rate_limit_event`` ``rejected`` that names no limit.
 - Lines that are not JSON are output as they are; damaged lines are re-synchronised.
 """
 
@@ -44,8 +48,16 @@ from agentloop.agents.usage import parse_epoch, parse_reset_time
 __all__ = ["ClaudeAgent", "ClaudeTranscript", "claude_command"]
 
 LEGACY_LIMIT = re.compile(r"Claude AI usage limit reached\|(\d{9,13})")
-_LIMIT_WORDS = re.compile(
-    r"usage limit|session limit|weekly limit|hit your limit|limit reached|limit will reset", re.I
+# How the CLI words an account's limit: the start of the message (2.1 builds "You've hit your
+# <session|weekly|Opus|...> limit · resets <when>" from the rejected rate limit; older CLIs
+# said "Claude usage limit reached. Your limit will reset at 5pm"). Anchored at the start: a
+# throttle's "API Error: Server is temporarily limiting requests (not your usage limit)"
+# must not match.
+_LIMIT_TEXT = re.compile(
+    r"You['\u2019]ve (?:hit|reached) your\b[^\n\u00b7]*?\blimit\b|"
+    r"You['\u2019]re out of (?:usage credits|extra usage)|Your org is out of usage|"
+    r"Claude (?:AI )?usage limit reached",
+    re.I,
 )
 _PERMANENT_WORDS = re.compile(
     r"not logged in|please run /login|invalid api key|authentication[_ ]failed|"
@@ -99,7 +111,7 @@ class ClaudeTranscript(Transcript):
     def __init__(self, sink: AgentSink) -> None:
         super().__init__(sink)
         self.last_text = ""
-        self._limit_marker = False
+        self._throttle = ""  # a rate_limit error that is no usage limit: the CLI's words
         self._partial = ""  # streamed text not yet ending in a newline
         self._streamed_blocks = 0  # text blocks already printed from stream_event deltas
         self._message_usage: dict[str, dict[str, Any]] = {}
@@ -185,8 +197,10 @@ class ClaudeTranscript(Transcript):
 
     def _assistant_error(self, error: str, text: str) -> None:
         if error == "rate_limit":
-            self._limit_marker = True
-            self.note_limit(text, parse_reset_time(text) if text else None)
+            if self.limit_hit or _is_limit_text(text):
+                self.note_limit(text, parse_reset_time(text) if text else None)
+            else:
+                self._throttle = text or "rate limited (429)"
         elif error in _PERMANENT_ERRORS:
             self.note_permanent(text or error)
         else:
@@ -198,8 +212,10 @@ class ClaudeTranscript(Transcript):
         resets = parse_epoch(info.get("resetsAt"))
         kind = info.get("rateLimitType") or "?"
         self.sink.output(f"[rate limit] {status} ({kind})")
-        if status == "rejected":
-            self._limit_marker = True
+        # "rejected" naming no limit comes with a subscription's throttle ("not your usage
+        # limit"): only a rejection of a named limit is the account's
+        named = resets is not None or bool(info.get("rateLimitType") or info.get("overageStatus"))
+        if status == "rejected" and named:
             self.limit_hit = True
             if resets is not None:
                 self.resume_at = resets  # the protocol's own reset time outranks text
@@ -221,12 +237,12 @@ class ClaudeTranscript(Transcript):
 
     def _result_error(self, text: str, event: dict[str, Any]) -> None:
         status = as_int(event.get("api_error_status"))
-        if status == 429 and (self._limit_marker or _LIMIT_WORDS.search(text)):
+        if _is_limit_text(text):
             self.note_limit(text, parse_reset_time(text))
         elif status in (401, 403) or _PERMANENT_WORDS.search(text):
             self.note_permanent(text or f"API error {status}")
-        elif status == 429 or (status is not None and 500 <= status < 600):
-            self.transient = text or f"API error {status}"
+        elif status == 429 or self._throttle or (status is not None and 500 <= status < 600):
+            self.transient = text or self._throttle or f"API error {status}"
         elif _TRANSIENT_WORDS.search(text):
             self.transient = text
         else:
@@ -241,6 +257,9 @@ class ClaudeTranscript(Transcript):
             self.tokens_out = sum(tokens_out for _, tokens_out in counts)
         if self.completed or self.permanent is not None or self.limit_hit:
             return
+        if self._throttle:  # the CLI gave up on a throttle, and ended without a result
+            self.transient = self._throttle
+            return
         for line in self.stderr_tail:  # the CLI's own complaints, e.g. refusing to run as root
             if _PERMANENT_WORDS.search(line):
                 self.note_permanent(line.strip())
@@ -249,6 +268,12 @@ class ClaudeTranscript(Transcript):
             for line in self.stderr_tail:
                 if _TRANSIENT_WORDS.search(line):
                     self.transient = line.strip()
+
+
+def _is_limit_text(text: str) -> bool:
+    """Whether the CLI's own message (not a tool's) words an account's usage limit."""
+    text = text.strip()
+    return bool(_LIMIT_TEXT.match(text) or LEGACY_LIMIT.fullmatch(text))
 
 
 def _tokens(usage: object) -> tuple[int, int]:

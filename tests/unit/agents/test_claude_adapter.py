@@ -155,6 +155,95 @@ def test_assistant_rate_limit_error_without_event_parses_the_text() -> None:
     assert result.resume_at is not None and time.gmtime(result.resume_at).tm_hour == 9
 
 
+def test_an_api_key_orgs_429_the_cli_gave_up_on_is_a_throttle_not_a_usage_limit() -> None:
+    # "error": "rate_limit" and api_error_status 429, but no rate_limit_event and no limit
+    # wording: retried with backoff, never a hold of every claude run (SPEC 4)
+    result, _sink = replay("rate-limit-429-gave-up.stream.jsonl", exit_code=1)
+    assert result.failure == Failure.TRANSIENT
+    assert result.message.startswith(
+        "API Error: Request rejected (429) · This request would exceed the rate limit for your "
+        "organization"
+    )
+    assert result.resume_at is None
+
+
+def test_a_subscriptions_throttle_is_not_a_usage_limit() -> None:
+    # the real CLI's "rejected" rate_limit_event names no limit, and its words say "not your
+    # usage limit" (which contains "usage limit")
+    result, sink = replay("throttle-subscription.stream.jsonl", exit_code=1)
+    assert result.failure == Failure.TRANSIENT
+    assert result.message == (
+        "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited"
+    )
+    assert "[rate limit] rejected (?)" in sink.lines
+
+
+def test_a_subscriptions_usage_limit_pauses_until_the_events_reset() -> None:
+    result, sink = replay("usage-limit-subscription.stream.jsonl", exit_code=1)
+    assert result.failure == Failure.USAGE_LIMIT
+    assert result.resume_at == 1796367063.0  # resetsAt, not the minute of "resets 6:51am"
+    assert result.message == "You've hit your session limit · resets 6:51am (UTC)"
+    assert "[rate limit] rejected (five_hour)" in sink.lines
+
+
+def test_limit_wording_without_an_event_reads_the_reset_from_the_text() -> None:
+    lines = (CLAUDE_FIXTURES / "usage-limit-subscription.stream.jsonl").read_text().splitlines()
+    without_event = [line for line in lines if '"rate_limit_event"' not in line]
+    now = time.time()
+    result, _ = feed(*without_event, exit_code=1)
+    assert result.failure == Failure.USAGE_LIMIT
+    assert result.resume_at is not None and now < result.resume_at <= now + 86400
+    reset = time.gmtime(result.resume_at)
+    assert (reset.tm_hour, reset.tm_min) == (6, 51)
+
+
+def test_a_throttle_without_a_result_is_transient() -> None:
+    lines = (CLAUDE_FIXTURES / "rate-limit-429-gave-up.stream.jsonl").read_text().splitlines()
+    result, _ = feed(*[line for line in lines if '"type":"result"' not in line], exit_code=1)
+    assert result.failure == Failure.TRANSIENT
+    assert result.message.startswith("API Error: Request rejected (429)")
+
+
+def test_limit_wording_a_tool_returned_is_not_a_usage_limit() -> None:
+    quoted = "You've hit your session limit · resets 6:51am (UTC)"
+    result, _ = feed(
+        {"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": quoted}]}},
+        {"type": "assistant", "message": {"id": "m", "content": [
+            {"type": "text", "text": quoted}]}},
+        {"type": "result", "is_error": False, "result": quoted, "num_turns": 2},
+    )  # fmt: skip
+    assert result.failure is None and result.final_text == quoted
+
+
+def test_the_401_fixture_is_permanent_with_the_clis_words() -> None:
+    result, _ = replay("auth-invalid-key-401.stream.jsonl", exit_code=1)
+    assert result.failure == Failure.PERMANENT
+    assert result.message == "Invalid API key · Fix external API key"
+
+
+def test_the_clis_own_retries_then_success_keep_the_results_usage_and_cost() -> None:
+    result, sink = replay("api-retry-429-then-success.stream.jsonl")
+    assert result.failure is None
+    assert [(r.attempt, r.max_retries, r.reason) for r in sink.retries] == [
+        (1, 10, "429 rate_limit"),
+        (2, 10, "429 rate_limit"),
+    ]
+    assert sink.retries[0].delay_ms == 1000.0  # the retry-after
+    final = json.loads(
+        (CLAUDE_FIXTURES / "api-retry-429-then-success.stream.jsonl").read_text().splitlines()[-1]
+    )
+    usage = final["usage"]
+    assert result.tokens_in == (
+        usage["input_tokens"]
+        + usage["cache_creation_input_tokens"]
+        + usage["cache_read_input_tokens"]
+    )
+    assert result.tokens_out == usage["output_tokens"] > 0
+    assert result.cost_usd == pytest.approx(final["total_cost_usd"]) and result.cost_usd > 0
+    assert result.turns == final["num_turns"]
+
+
 def test_result_429_with_limit_wording_is_a_usage_limit() -> None:
     result, _ = feed(
         {
@@ -173,6 +262,12 @@ def test_result_429_with_limit_wording_is_a_usage_limit() -> None:
         (529, 'API Error: 529 {"type":"overloaded_error"}', Failure.TRANSIENT),
         (500, "API Error: 500 Internal server error", Failure.TRANSIENT),
         (429, "API Error: 429 rate_limit_error: tokens per minute", Failure.TRANSIENT),
+        (
+            429,
+            "API Error: Server is temporarily limiting requests (not your usage limit) · x",
+            Failure.TRANSIENT,
+        ),
+        (429, "You've hit your weekly limit · resets Jul 5, 9am (UTC)", Failure.USAGE_LIMIT),
         (None, "API Error: Connection error.", Failure.TRANSIENT),
         (None, "request failed: ECONNRESET", Failure.TRANSIENT),
         (401, "Invalid API key · Please run /login", Failure.PERMANENT),
@@ -301,6 +396,12 @@ def test_usage_limit_end_to_end(standins: dict[str, str]) -> None:
     assert result.exit_code == 0 and len(sink.events) == 7
 
 
+def test_subscription_limit_end_to_end(standins: dict[str, str]) -> None:
+    result, _ = run("subscription_limit", standins)
+    assert result.failure == Failure.USAGE_LIMIT and result.resume_at == 1796367063.0
+    assert result.exit_code == 1
+
+
 def test_legacy_limit_end_to_end(standins: dict[str, str]) -> None:
     result, _ = run("legacy_limit", standins)
     assert result.failure == Failure.USAGE_LIMIT and result.resume_at == RESET
@@ -311,6 +412,7 @@ def test_legacy_limit_end_to_end(standins: dict[str, str]) -> None:
     [
         ("overloaded", Failure.TRANSIENT),
         ("throttle", Failure.TRANSIENT),
+        ("subscription_throttle", Failure.TRANSIENT),
         ("is_error", Failure.CRASH),
         ("crash", Failure.CRASH),
         ("root_refusal", Failure.PERMANENT),
