@@ -26,10 +26,12 @@ class ProcessHandle:
 @dataclass(eq=False)
 class LiveGroup:
     """A registered group. Signals go out only while the leader is unreaped (``done``
-    unset), under ``lock``: the pgid cannot have been reused by then."""
+    unset), under ``lock``: the pgid cannot have been reused by then. ``token`` is the
+    group's environment marker (``AGENTLOOP_GROUP``): every process it starts inherits it."""
 
     handle: ProcessHandle
     grace_sec: float
+    token: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -102,3 +104,22 @@ def handles(owner: str | None = None) -> list[ProcessHandle]:
         if owner is not None:
             return [g.handle for g in _groups.get(owner, ())]
         return [g.handle for groups in _groups.values() for g in groups]
+
+
+def leader_pids() -> set[int]:
+    """The leaders of the live groups: our own children, reaped by their supervisors."""
+    with _lock:
+        return {g.handle.pid for groups in _groups.values() for g in groups}
+
+
+def live_tokens() -> set[str]:
+    """The environment markers of the live groups."""
+    with _lock:
+        return {g.token for groups in _groups.values() for g in groups if g.token}
+
+
+def cancelled_pending() -> bool:
+    """True while a group that was told to stop is registered: its supervisor unregisters
+    it only after it has started the sweep of its stragglers."""
+    with _lock:
+        return any(g.cancelled.is_set() for groups in _groups.values() for g in groups)

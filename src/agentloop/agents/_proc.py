@@ -1,4 +1,4 @@
-"""What /proc says about processes and groups, and stopping a group we may not be parent of.
+"""What /proc says about processes and groups, and signalling processes safely by pid.
 
 Start times are epoch seconds derived from ``/proc/<pid>/stat`` (clock ticks since boot
 plus the boot time from ``/proc/stat``). The boot time is recomputed by the kernel from the
@@ -9,10 +9,8 @@ process is not a practical concern.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import signal
 import time
 from typing import NamedTuple
 
@@ -22,12 +20,15 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 class Stat(NamedTuple):
     state: str
+    ppid: int
     pgid: int
+    sid: int
     start_ticks: int
 
 
 def read_stat(pid: int) -> Stat | None:
-    """The state, process group and start (clock ticks since boot) of ``pid``, or None."""
+    """The state, parent, process group, session and start (clock ticks since boot) of
+    ``pid``, or None. A zombie keeps all of them until it is reaped."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             raw = fh.read().decode("ascii", "replace")
@@ -36,9 +37,50 @@ def read_stat(pid: int) -> Stat | None:
     # comm (field 2) may hold spaces and parentheses: the fields we want follow the last ')'.
     fields = raw[raw.rfind(")") + 2 :].split()
     try:
-        return Stat(fields[0], int(fields[2]), int(fields[19]))
+        return Stat(fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
     except (IndexError, ValueError):
         return None
+
+
+def table(since_pid: int | None = None) -> dict[int, Stat]:
+    """Every process now (zombies included), or only those whose pid was handed out at or
+    after ``since_pid``: the descendants of a process we started have larger pids until the
+    counter wraps around (then all are listed)."""
+    pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    if since_pid is not None and _last_pid() >= since_pid:
+        pids = [pid for pid in pids if pid >= since_pid]
+    found = {}
+    for pid in pids:
+        stat = read_stat(pid)
+        if stat is not None:
+            found[pid] = stat
+    return found
+
+
+def _last_pid() -> int:
+    try:
+        with open("/proc/sys/kernel/ns_last_pid", "rb") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return -1  # unknown: list everything
+
+
+def environ(pid: int) -> bytes | None:
+    """The environment ``pid`` was started with (``KEY=value`` entries, NUL-terminated), or
+    None when it is gone or unreadable (another user's, or a non-dumpable process)."""
+    try:
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,54 +129,32 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
-def group_exists(pgid: int) -> bool:
-    """True while some process (zombies included) is in the group."""
-    return signal_group(pgid, 0)
+def signal_process(pid: int, start_ticks: int, sig: int) -> bool:
+    """Send ``sig`` to ``pid`` if it is still the live process that started at
+    ``start_ticks`` (not a zombie, not a reused pid). False when it is not."""
+    stat = read_stat(pid)
+    if stat is None or stat.start_ticks != start_ticks or stat.state in ("Z", "X"):
+        return False
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
-def members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        stat = read_stat(int(name))
-        if stat is not None and stat.pgid == pgid and stat.state not in ("Z", "X"):
-            found.append(int(name))
-    return found
+def is_same_live(pid: int, start_ticks: int) -> bool:
+    """True while ``pid`` is the process that started at ``start_ticks`` and not a zombie."""
+    stat = read_stat(pid)
+    return stat is not None and stat.start_ticks == start_ticks and stat.state not in ("Z", "X")
 
 
-def verified_members(pgid: int, leader_start: float) -> list[int]:
-    """Live members of the group that the leader started at ``leader_start`` led.
-
-    If a process with pid ``pgid`` lives but started at another time, the number was reused
-    for someone else: nothing belongs to us. If the leader is gone, the members still
-    carrying its group id are its own: Linux keeps the number reserved while they do."""
-    leader = start_time(pgid)
-    if leader is not None and abs(leader - leader_start) > START_TIME_TOLERANCE_SEC:
-        return []
-    return members(pgid)
-
-
-def stop_members(pgid: int, leader_start: float, grace_sec: float) -> None:
-    """SIGTERM the verified group, wait up to ``grace_sec`` for it to empty, then SIGKILL
-    and wait (briefly) until no live member is left."""
-    if not verified_members(pgid, leader_start):
-        return
-    signal_group(pgid, signal.SIGTERM)
-    if _wait_empty(pgid, leader_start, grace_sec):
-        return
-    with contextlib.suppress(OSError):
-        if verified_members(pgid, leader_start):
-            signal_group(pgid, signal.SIGKILL)
-    _wait_empty(pgid, leader_start, 2.0)
-
-
-def _wait_empty(pgid: int, leader_start: float, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if not verified_members(pgid, leader_start):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
+def leader_matches(pgid: int, leader_start: float, stats: dict[int, Stat] | None = None) -> bool:
+    """False when a live process holds pid ``pgid`` but started at another time than the
+    leader recorded at ``leader_start``: the number was reused, the group is not ours. With
+    the leader gone, the members still carrying its group id are its own (Linux keeps the
+    number reserved while they do)."""
+    stat = stats.get(pgid) if stats is not None else read_stat(pgid)
+    if stat is None:
+        return True
+    started = _boot_time() + stat.start_ticks / _CLK_TCK
+    return abs(started - leader_start) <= START_TIME_TOLERANCE_SEC

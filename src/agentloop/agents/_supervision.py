@@ -1,6 +1,7 @@
 """Supervising one child from the thread that spawned it: stdin fed without blocking,
 stdout/stderr split into lines as they arrive, the timeout, cancellation, the SIGTERM ->
-SIGKILL escalation, stragglers, and reaping. See :mod:`agentloop.agents.process`."""
+SIGKILL escalation (with a sweep of the processes that left the group), stragglers, and
+reaping. See :mod:`agentloop.agents.process`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentloop.agents import _proc
+from agentloop.agents import _proc, _subreaper
+from agentloop.agents._escapees import GROUP_VAR, Scope, Sweep, marker
 from agentloop.agents._groups import LiveGroup
 from agentloop.agents._lines import LineSplitter
 
@@ -116,7 +118,25 @@ class Supervision:
     def _stop(self, now: float) -> None:
         if self.term_at is None:
             self.term_at = now
+            # Sweep first: the leader's descendants are found through it while it lives.
+            self._sweep(now, from_leader=True)
             self.group.signal(signal.SIGTERM)
+
+    def _sweep(self, since: float, *, from_leader: bool) -> None:
+        """SIGTERM what is in the group or carries its marker (and, ``from_leader``, what
+        descends from the live leader) now; SIGKILL what is left one grace period after
+        ``since``, from a background thread."""
+        group, handle = self.group, self.group.handle
+        scope = Scope(
+            (marker(GROUP_VAR, group.token),) if group.token else (),
+            roots=(handle.pid,) if from_leader else (),
+            group=(handle.pgid, handle.start_time),
+            since_pid=handle.pid,
+            adopted_only=_subreaper.active(),
+        )
+        sweep = Sweep(scope, since + group.grace_sec)
+        if sweep.begin():
+            sweep.in_background()
 
     def _wait(self, timeout: float) -> None:
         # poll, not select: a busy daemon's descriptors may exceed FD_SETSIZE.
@@ -179,14 +199,10 @@ class Supervision:
         with group.lock:
             returncode = self.proc.wait()
             group.done.set()
-        handle = group.handle
-        if _proc.group_exists(handle.pgid):
-            threading.Thread(
-                target=_proc.stop_members,
-                args=(handle.pgid, handle.start_time, group.grace_sec),
-                name="agentloop-stragglers",
-                daemon=True,
-            ).start()
+        # Stragglers: what is left in the group, or carries its marker, after the leader
+        # exited (a stop's own sweep may have ended before the leader did).
+        since = self.term_at if self.term_at is not None else time.monotonic()
+        self._sweep(since, from_leader=False)
         if self.timed_out:
             return TIMEOUT_EXIT_CODE
         return 128 - returncode if returncode < 0 else returncode

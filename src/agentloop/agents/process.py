@@ -14,15 +14,23 @@ callbacks as it arrives, enforces the timeout and watches for cancellation.
 Exit codes: the child's own status; killed by signal N -> ``128 + N`` (shell convention);
 timed out -> ``124`` whatever the signal. ``cancelled`` and ``timed_out`` say why it ended.
 
-Stopping a group: SIGTERM to the whole group, SIGKILL after ``grace_sec`` (default 5 s).
-When the leader has exited, anything still in its group is a straggler: it gets the same
-treatment, so a run leaves no orphans (a process that left the group with ``setsid``
-escapes; only a cgroup could hold it).
+Stopping a group: SIGTERM to the whole group, SIGKILL after ``grace_sec`` (default 3 s, so
+that everything is gone within SPEC 4's 5 s). A group does not hold everything: agent CLIs
+run their tools in sessions of their own. So every child gets environment markers that its
+descendants inherit (``AGENTLOOP_GROUP``, one token per spawn; ``AGENTLOOP_OWNER`` when it
+has an owner; the engine adds ``LOOP_RUN_ID``), and a stop also sweeps the leader's
+descendants and every marked process, on the same deadline (:mod:`._escapees`). When the
+leader has exited, anything still in its group or carrying its marker is a straggler: it
+gets the same treatment, so a run leaves no orphans. In loopd (:func:`become_subreaper`)
+orphans re-parent to the daemon, which reaps them.
 
 Cancellation: every live group is registered under an owner key (the run id).
-:func:`kill_owner` stops all groups of an owner without blocking the caller; in-process
-agents join in through :func:`watch_owner`. After a daemon restart, :func:`kill_stale_group`
-stops a group recorded in a previous life, if ``/proc`` shows it is still the same one.
+:func:`kill_owner` stops all groups of an owner, and every process marked as the owner's,
+without blocking the caller; in-process agents join in through :func:`watch_owner`. After a
+daemon restart, :func:`kill_stale_group` stops a group recorded in a previous life, if
+``/proc`` shows it is still the same one, and what is left of its run. At shutdown,
+:func:`wait_stopped` holds the daemon until its stops are done.
+
 Linux only (``/proc``, ``prctl``).
 """
 
@@ -39,7 +47,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from agentloop.agents import _groups, _proc
+from agentloop.agents import _escapees, _groups, _proc, _subreaper
+from agentloop.agents._escapees import GROUP_VAR, Scope, Sweep, marker
 from agentloop.agents._groups import LiveGroup, ProcessHandle
 from agentloop.agents._supervision import (
     TIMEOUT_EXIT_CODE,
@@ -55,6 +64,7 @@ __all__ = [
     "LineCallback",
     "ProcessHandle",
     "ProcessResult",
+    "become_subreaper",
     "kill_all",
     "kill_owner",
     "kill_stale_group",
@@ -62,10 +72,11 @@ __all__ = [
     "process_start_time",
     "run_command",
     "run_process",
+    "wait_stopped",
     "watch_owner",
 ]
 
-DEFAULT_GRACE_SEC = 5.0
+DEFAULT_GRACE_SEC = 3.0  # SIGTERM, then SIGKILL after this: all gone within SPEC 4's 5 s
 _PR_SET_PDEATHSIG = 1
 process_start_time = _proc.start_time
 
@@ -83,14 +94,30 @@ def watch_owner(owner: str | None) -> Iterator[threading.Event]:
 
 
 def kill_owner(owner: str | None, *, grace_sec: float | None = None) -> int:
-    """Stop every live process group of ``owner``: SIGTERM now, SIGKILL after the grace
-    period, from a background thread (the caller is not blocked). Also sets the events of
-    :func:`watch_owner` blocks. Returns how many groups were signalled."""
+    """Stop every live process group of ``owner``, the processes that left them, and every
+    process marked as the owner's (``AGENTLOOP_OWNER`` or ``LOOP_RUN_ID``): SIGTERM now,
+    SIGKILL after the grace period, from background threads (the caller only waits for a
+    look at ``/proc``). Also sets the events of :func:`watch_owner` blocks. Returns how many
+    groups were signalled."""
     groups, events = _groups.of_owner(owner)
     for event in events:
         event.set()
-    for group in groups:
-        group.cancel(group.grace_sec if grace_sec is None else grace_sec)
+    graces = [group.grace_sec if grace_sec is None else grace_sec for group in groups]
+    tokens = tuple(group.token for group in groups)
+    markers = _escapees.owner_markers(owner) + tuple(marker(GROUP_VAR, token) for token in tokens)
+    if markers:
+        roots = tuple(group.handle.pid for group in groups)
+        scope = Scope(markers, roots=roots, spare=_escapees.spawned_from_now())
+        fallback = DEFAULT_GRACE_SEC if grace_sec is None else grace_sec
+        deadline = time.monotonic() + max(graces, default=fallback)
+        sweep = Sweep(scope, deadline, key=(owner, frozenset(tokens)))
+        if sweep.claim():
+            try:
+                sweep.begin(by_marker=False)  # before the leaders die: their children re-parent
+            finally:
+                sweep.in_background()
+    for group, grace in zip(groups, graces, strict=True):
+        group.cancel(grace)
     return len(groups)
 
 
@@ -104,18 +131,47 @@ def live_groups(owner: str | None = None) -> list[ProcessHandle]:
     return _groups.handles(owner)
 
 
-def kill_stale_group(pgid: int, start_time: float, *, grace_sec: float = DEFAULT_GRACE_SEC) -> bool:
-    """Stop a group left over from a previous daemon life, and wait until it is gone.
+def kill_stale_group(
+    pgid: int,
+    start_time: float,
+    *,
+    owner: str | None = None,
+    grace_sec: float = DEFAULT_GRACE_SEC,
+) -> bool:
+    """Stop a group left over from a previous daemon life, and what is left of its owner,
+    and wait until they are gone.
 
     ``start_time`` is the leader's :attr:`ProcessHandle.start_time` as recorded then. A live
-    process with pid ``pgid`` but another start time means the number was reused: nothing is
-    signalled. With the leader gone (killed by its parent-death signal) the members still
-    in the group are stopped. Returns True when something was signalled."""
-    members = _proc.verified_members(pgid, start_time)
-    if not members:
+    process with pid ``pgid`` but another start time means the number was reused: the group
+    is left alone. With the leader gone (killed by its parent-death signal) the members
+    still in the group are stopped, and with ``owner`` (the run id) every process marked as
+    the owner's, except those of groups running now: a ``kill -9`` of the daemon leaves the
+    tools an agent ran in sessions of their own, which no parent-death signal reaches.
+    Returns True when something was signalled."""
+    scope = Scope(_escapees.owner_markers(owner), group=(pgid, start_time), spare=_is_live_token)
+    sweep = Sweep(scope, time.monotonic() + grace_sec)
+    if not sweep.begin():
         return False
-    _proc.stop_members(pgid, start_time, grace_sec)
+    sweep.finish()
     return True
+
+
+def become_subreaper() -> bool:
+    """Make this process (loopd, at start) the child subreaper of everything it starts:
+    orphaned descendants re-parent to it instead of init, and it reaps them. False when the
+    kernel refuses (then orphans go to init, and stops still find them by their markers)."""
+    return _subreaper.become(_prctl)
+
+
+def wait_stopped(timeout_sec: float = DEFAULT_GRACE_SEC + 2) -> bool:
+    """Wait until every stop begun (:func:`kill_owner`, :func:`kill_all`, timeouts, the
+    stragglers of an ended step) is done: the daemon calls it before it exits, or what
+    ignored SIGTERM would outlive it. False when ``timeout_sec`` was not enough."""
+    return _escapees.wait_finished(timeout_sec)
+
+
+def _is_live_token(token: str) -> bool:
+    return token in _groups.live_tokens()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,12 +301,17 @@ def run_process(
     with watch_owner(owner) as owner_cancelled:
         if (cancel is not None and cancel.is_set()) or owner_cancelled.is_set():
             return ProcessResult(128 + signal.SIGTERM, False, True, 0, None, 0, 0, ())
+        token = _escapees.new_token()
         proc = _spawn(
-            argv, cwd=cwd, env=env, stdin_piped=stdin_text is not None, merge_stderr=merge_stderr
+            argv,
+            cwd=cwd,
+            env=_escapees.marked_env(env, token, owner),
+            stdin_piped=stdin_text is not None,
+            merge_stderr=merge_stderr,
         )
         start_time = _proc.start_time(proc.pid) or time.time()
         handle = ProcessHandle(proc.pid, proc.pid, start_time, owner, tuple(map(str, argv)))
-        group = LiveGroup(handle, grace_sec)
+        group = LiveGroup(handle, grace_sec, token)
         _groups.register(group)
         supervision = Supervision(
             proc,
