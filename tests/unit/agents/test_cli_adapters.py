@@ -116,7 +116,7 @@ def test_gemini_success_answer_is_the_text_after_the_last_tool(
     assert (result.tokens_in, result.tokens_out, result.session_id) == (1200, 300, "gem-7d1c")
     argv = json.loads(argv_file.read_text())["argv"]
     assert argv[1:] == ["-p", "the prompt", "--output-format", "stream-json",
-                        "-m", "standin:success", "--yolo"]  # fmt: skip
+                        "-m", "standin:success", "--yolo", "--skip-trust"]  # fmt: skip
 
 
 def test_gemini_resource_exhausted_is_a_usage_limit(standins: dict[str, str]) -> None:
