@@ -1,4 +1,5 @@
-"""A run's files on disk (SPEC 13): layout, mirroring, indexing, report.tsv, summary.json.
+"""A run's files on disk (SPEC 13): layout, mirroring, indexing, report.tsv, summary.json,
+run.log.
 
 run_dir = RunDir.for_run(run.id, workspace_root=ws, global_log_dir=data_dir / "logs",
                          log_dir=config.log_dir, mode=config.artifact_mode)
@@ -9,7 +10,9 @@ with files.open_log(layout.iter_log(n)) as log:   # mirrored + indexed on close
     log.write_line(line)
 files.write_tail(layout.iter_log(n), layout.iter_tail(n))
 append_report_row(files, ReportRow(...))
+write_report(files, report_rows(steps, counts=step_task_counts(events)))
 write_summary(files, build_summary(run, steps, run_dir))
+write_run_log(files, run_log_text(events))
 """
 
 from agentloop.artifacts import layout
@@ -22,8 +25,10 @@ from agentloop.artifacts.report import (
     format_row,
     parse_report,
     report_rows,
+    step_task_counts,
     write_report,
 )
+from agentloop.artifacts.run_log import run_log_text, write_run_log
 from agentloop.artifacts.summary import SUMMARY_FIELDS, build_summary, write_summary
 from agentloop.artifacts.writer import (
     TAIL_LINES,
@@ -49,9 +54,12 @@ __all__ = [
     "layout",
     "parse_report",
     "report_rows",
+    "run_log_text",
     "safe_join",
     "sha256_of",
+    "step_task_counts",
     "tail_lines",
     "write_report",
+    "write_run_log",
     "write_summary",
 ]

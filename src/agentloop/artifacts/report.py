@@ -7,14 +7,15 @@ stand for "none" (a step without an exit code).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from agentloop.artifacts.layout import REPORT
 from agentloop.artifacts.writer import ArtifactWriter
 from agentloop.core.errors import ArtifactError
-from agentloop.core.models import Artifact, Step
+from agentloop.core.models import Artifact, Event, Step
+from agentloop.core.types import EventType
 from agentloop.store.rows import rfc3339_to_ms
 
 REPORT_COLUMNS = (
@@ -116,18 +117,38 @@ def _output_stats(path: str | None) -> tuple[int, int]:
         return 0, 0
 
 
+def step_task_counts(events: Iterable[Event]) -> dict[str, tuple[int, int]]:
+    """``(tasks_done, tasks_total)`` of each step as its STEP_FINISHED event recorded them."""
+    counts = {}
+    for event in events:
+        payload = event.payload
+        if event.event_type is EventType.STEP_FINISHED and event.step_id:
+            done, total = payload.get("tasks_done"), payload.get("tasks_total")
+            if isinstance(done, int) and isinstance(total, int):
+                counts[event.step_id] = (done, total)
+    return counts
+
+
 def report_rows(
-    steps: Sequence[Step], *, tasks_done: int = 0, tasks_total: int = 0
+    steps: Sequence[Step],
+    *,
+    tasks_done: int = 0,
+    tasks_total: int = 0,
+    counts: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[ReportRow]:
     """One row per finished step, in the given (stored) order; output sizes read from disk.
 
-    Steps do not record task counts, so every row carries the given (the run's) counts.
+    Each row carries the task counts its step finished with (``counts``, by step id, see
+    :func:`step_task_counts`). A step without them (closed by a cancel, or recorded before
+    steps kept them) carries the previous row's; rows before any, the given (the run's).
     """
     rows = []
+    current = (tasks_done, tasks_total)
     for step in steps:
         when = step.finished_at or step.started_at
         if when is None:
             continue
+        current = (counts or {}).get(step.id, current)
         output_bytes, output_lines = _output_stats(step.output_path)
         rows.append(
             ReportRow(
@@ -140,14 +161,17 @@ def report_rows(
                 output_lines=output_lines,
                 output_path=step.output_path or "",
                 message=step.message or "",
-                tasks_done=tasks_done,
-                tasks_total=tasks_total,
+                tasks_done=current[0],
+                tasks_total=current[1],
             )
         )
     return rows
 
 
-def write_report(writer: ArtifactWriter, rows: Sequence[ReportRow]) -> list[Artifact]:
-    """Write the whole report.tsv (header + ``rows``) atomically in every location; index it."""
+def write_report(
+    writer: ArtifactWriter, rows: Sequence[ReportRow], *, index: bool = True
+) -> list[Artifact]:
+    """Write the whole report.tsv (header + ``rows``) atomically in every location; index it
+    (unless the caller indexes it in a transaction of its own)."""
     text = "".join(f"{line}\n" for line in [REPORT_HEADER, *map(format_row, rows)])
-    return writer.write_text(REPORT, text, atomic=True)
+    return writer.write_text(REPORT, text, atomic=True, index=index)

@@ -19,7 +19,7 @@ from agentloop.store.rows import rfc3339_to_ms
 SUMMARY_FIELDS = (
     "run_id", "start_ms", "end_ms", "total_duration_ms", "iterations_run",
     "completed_iteration", "avg_duration_ms", "last_exit_code", "completion_mode", "model",
-    "exit_reason", "tokens_in", "tokens_out", "cost_usd", "run_log", "run_report",
+    "exit_reason", "reason", "tokens_in", "tokens_out", "cost_usd", "run_log", "run_report",
     "prompt_snapshot", "last_iteration_log", "last_iteration_tail",
 )  # fmt: skip
 
@@ -27,10 +27,13 @@ _FINISHED = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.CANCE
 
 
 def _exit_reason(run: Run) -> str | None:
+    """Why the run ended in the reference's words (SPEC 20): ``complete_plan`` for a plan
+    done; ours otherwise (``iteration_limit``, ``budget_cost``, an experiment's
+    ``target_reached``...), which the reference shares."""
+    if run.status == RunStatus.COMPLETED:
+        return run.reason or "complete_plan"
     if run.reason:
         return run.reason
-    if run.status == RunStatus.COMPLETED:
-        return "complete"
     return run.status.value.lower() if run.status.is_terminal else None
 
 
@@ -47,7 +50,9 @@ def build_summary(
     """The summary of ``run`` from its steps (implementation steps are the iterations).
 
     ``end_ms`` defaults to the run's ``finished_at``; the keyword overrides serve the finish
-    step, which writes the summary in the transaction-to-be of the terminal event.
+    step, which writes the summary before the terminal event (so it passes the run with
+    the status and reason it is ending with). ``cost_usd`` is None when no step reported
+    a cost.
     """
     start = rfc3339_to_ms(run.started_at or run.created_at)
     if end_ms is None:
@@ -64,7 +69,8 @@ def build_summary(
     if not (tokens_in or tokens_out or cost):  # totals not kept on the run: add the steps
         tokens_in = sum(step.tokens_in for step in steps)
         tokens_out = sum(step.tokens_out for step in steps)
-        cost = sum(step.cost_usd for step in steps)
+        costs = [step.cost_usd for step in steps if step.cost_usd is not None]
+        cost = sum(costs) if costs else None
     return {
         "run_id": run.id,
         "start_ms": start,
@@ -77,9 +83,10 @@ def build_summary(
         "completion_mode": completion_mode or run.config.get("completion_mode", "trailing"),
         "model": run.model or run.config.get("model"),
         "exit_reason": exit_reason or _exit_reason(run),
+        "reason": run.reason,
         "tokens_in": tokens_in,
         "tokens_out": tokens_out,
-        "cost_usd": round(cost, 6),
+        "cost_usd": None if cost is None else round(cost, 6),
         "run_log": str(run_dir.safe_path(RUN_LOG)),
         "run_report": str(run_dir.safe_path(REPORT)),
         "prompt_snapshot": str(run_dir.safe_path(PROMPT)),
@@ -92,6 +99,9 @@ def build_summary(
     }
 
 
-def write_summary(writer: ArtifactWriter, summary: dict[str, Any]) -> list[Artifact]:
-    """Write summary.json atomically in every location and index it."""
-    return writer.write_json(SUMMARY, summary)
+def write_summary(
+    writer: ArtifactWriter, summary: dict[str, Any], *, index: bool = True
+) -> list[Artifact]:
+    """Write summary.json atomically in every location and index it (unless the caller
+    indexes it in a transaction of its own)."""
+    return writer.write_json(SUMMARY, summary, index=index)

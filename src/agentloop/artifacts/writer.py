@@ -130,10 +130,12 @@ class ArtifactWriter:
         data = text.encode("utf-8", "replace")
         return self.write_bytes(name, data, atomic=atomic, kind=kind, index=index)
 
-    def write_json(self, name: str, value: Any, *, kind: str | None = None) -> list[Artifact]:
+    def write_json(
+        self, name: str, value: Any, *, kind: str | None = None, index: bool = True
+    ) -> list[Artifact]:
         """Write ``value`` as indented JSON, atomically (summary.json)."""
         text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-        return self.write_text(name, text, atomic=True, kind=kind)
+        return self.write_text(name, text, atomic=True, kind=kind, index=index)
 
     def append_text(
         self, name: str, text: str, *, index: bool = False, header: str | None = None
@@ -182,6 +184,18 @@ class ArtifactWriter:
     def index(self, name: str, *, kind: str | None = None) -> list[Artifact]:
         """Record every existing copy of ``name`` (sha256, size) in the store."""
         return self.index_many([(name, kind)])
+
+    def index_rows(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        """Index rows (kind, location, path, checksum, size) of every existing copy of
+        ``names``, for a transaction of the caller's (``Store.index_artifacts``)."""
+        rows = []
+        for name in names:
+            for location, path in self.run_dir.paths(name):
+                if path.exists():
+                    checksum, size = sha256_of(path)
+                    row = {"kind": kind_of(name), "location": location, "path": str(path)}
+                    rows.append({**row, "checksum": checksum, "size": size})
+        return rows
 
     def index_many(self, names: Sequence[tuple[str, str | None]]) -> list[Artifact]:
         """Index every existing copy of each ``(name, kind)`` in one transaction."""

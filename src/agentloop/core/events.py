@@ -78,9 +78,11 @@ class StepFinished(Payload):
     output_path: str | None
     tokens_in: Count = 0
     tokens_out: Count = 0
-    cost_usd: float = Field(default=0.0, ge=0)
+    cost_usd: float | None = Field(ge=0)  # None: the agent reported no cost (or no agent)
     status: str | None = None
     message: str | None = None
+    tasks_done: Count | None = None  # the plan's counts as the step left them
+    tasks_total: Count | None = None
 
 
 class AgentRetry(Payload):

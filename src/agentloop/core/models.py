@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from agentloop.core.types import (
     ArtifactLocation,
@@ -32,9 +40,23 @@ class WorktreeInfo(BaseModel):
     worktree_path: str | None = None
     provider: str | None = None
 
+    @property
+    def is_set_up(self) -> bool:
+        """Whether the run's worktree was set up (branch, path and provider chosen)."""
+        return bool(self.base_branch and self.run_branch and self.worktree_path and self.provider)
+
+
+REVIEW_PENDING = "pending"
+_REVIEW_WORDS = {"pr_opened": "pr_created"}  # the word stored before SPEC 20
+
 
 class Run(BaseModel):
-    """A run as the API shows it. Timestamps are RFC 3339 UTC strings."""
+    """A run as the API shows it. Timestamps are RFC 3339 UTC strings.
+
+    In JSON (SPEC 20, the shapes the reference's clients decode): ``worktree`` is null until
+    the worktree is set up; ``review_status`` is ``pending`` until a review action; a name
+    the user gave has ``name_source`` ``spec_slug`` and ``name_given`` true (``user`` is
+    kept in storage and in this model)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -51,7 +73,7 @@ class Run(BaseModel):
     updated_at: str
     started_at: str | None = None
     finished_at: str | None = None
-    review_status: str | None = None
+    review_status: str = REVIEW_PENDING
     pr_url: str | None = None
     merge_commit: str | None = None
     phase: Phase | None = None
@@ -60,12 +82,44 @@ class Run(BaseModel):
     tasks_total: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: no agent step reported a cost
     reason: str | None = None
     resume_at: float | None = None
     agent: str | None = None
     model: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_json(cls, data: Any) -> Any:
+        """Read back what the JSON shape says (null worktree, ``name_given``)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("worktree") is None:
+            data.pop("worktree", None)
+        if data.pop("name_given", False) and data.get("name_source") == NameSource.SPEC_SLUG:
+            data["name_source"] = NameSource.USER
+        return data
+
+    @field_validator("review_status", mode="before")
+    @classmethod
+    def _review_word(cls, value: Any) -> Any:
+        return REVIEW_PENDING if value is None else _REVIEW_WORDS.get(value, value)
+
+    @field_serializer("worktree")
+    def _worktree(self, worktree: WorktreeInfo) -> WorktreeInfo | None:
+        return worktree if worktree.is_set_up else None
+
+    @field_serializer("name_source")
+    def _name_source(self, source: NameSource) -> str:
+        return NameSource.SPEC_SLUG.value if source is NameSource.USER else source.value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def name_given(self) -> bool:
+        """The name came with the request (``loopctl run --name``), not from naming."""
+        return self.name_source is NameSource.USER
 
 
 class Step(BaseModel):
@@ -84,8 +138,14 @@ class Step(BaseModel):
     output_path: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: the step's agent reported no cost
     message: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ended_at(self) -> str | None:
+        """``finished_at`` under the reference's name (SPEC 20)."""
+        return self.finished_at
 
 
 class Event(BaseModel):

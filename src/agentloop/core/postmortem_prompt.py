@@ -47,7 +47,8 @@ class PostmortemFacts:
     merge_commit: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None
+    """None: no agent step reported a cost."""
     signals: tuple[str, ...] = ()
     """One line per watchdog signal, e.g. ``no_progress (iteration 3): ...``."""
     failures: tuple[str, ...] = ()
@@ -82,13 +83,14 @@ def build_postmortem_prompt(facts: PostmortemFacts) -> str:
 
 
 def _summary(facts: PostmortemFacts) -> str:
+    cost = "no cost reported" if facts.cost_usd is None else f"${facts.cost_usd:.4f}"
     lines = [
         f"Run: {facts.name} ({facts.run_id})",
         f"Outcome: {facts.status}" + (f", reason: {facts.reason}" if facts.reason else ""),
         f"Spec: {facts.spec_path}",
         f"Plan: {facts.plan_path}",
         f"Iterations: {facts.iterations}; tasks done: {facts.tasks_done}/{facts.tasks_total}",
-        f"Usage: {facts.tokens_in} tokens in, {facts.tokens_out} tokens out, ${facts.cost_usd:.4f}",
+        f"Usage: {facts.tokens_in} tokens in, {facts.tokens_out} tokens out, {cost}",
     ]
     if facts.run_branch:
         lines.append(f"Branch: {facts.run_branch} (from {facts.base_branch or '?'})")

@@ -1,5 +1,6 @@
-"""The one way a run ends (SPEC 2.6): report.tsv and summary.json, then the terminal status
-and its event in one transaction; afterwards the worktree cleanup.
+"""The one way a run ends (SPEC 2.6): report.tsv, summary.json and run.log, then the
+terminal status and its event in one transaction (run.log is written again through that
+event); afterwards the worktree cleanup.
 
 Called by the workflow's finish step and by a cancel, so every exit writes the same files
 and events. Safe to call twice: a run that is already terminal keeps its first ending.
@@ -11,7 +12,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from agentloop.artifacts.report import report_rows, write_report
+from agentloop.artifacts.layout import REPORT, RUN_LOG, SUMMARY
+from agentloop.artifacts.report import report_rows, step_task_counts, write_report
+from agentloop.artifacts.run_log import run_log_text, write_run_log
 from agentloop.artifacts.summary import build_summary, write_summary
 from agentloop.core.errors import AgentloopError
 from agentloop.core.experiment import COMPLETED_REASONS
@@ -40,7 +43,6 @@ def finish_run(
         return ctx.run.status
     if status is RunStatus.COMPLETED and reason not in COMPLETED_REASONS:
         reason = None  # a completed plan needs no reason; an experiment says why it ended
-    write_run_files(ctx, status, reason)
     event_type = _TERMINAL_EVENT[status]
     payload: dict[str, Any] = {}
     if status is RunStatus.COMPLETED:
@@ -49,10 +51,13 @@ def finish_run(
         payload["reason"] = reason or "failed"
     elif reason:
         payload["reason"] = reason
+    indexed = write_run_files(ctx, status, reason, ending=(event_type, payload))
     with ctx.store.transaction() as conn:
         if close_open_steps:
             ctx.store.cancel_open_steps(ctx.run_id, conn=conn)
-        Recorder(ctx).event(
+        if indexed:
+            ctx.store.index_artifacts(ctx.run_id, indexed, conn=conn)
+        terminal = Recorder(ctx).event(
             event_type,
             f"finish:{status.value}",
             run={
@@ -65,35 +70,69 @@ def finish_run(
             conn=conn,
             **payload,
         )
+    if terminal is not None:
+        _write_run_log(ctx, through_seq=terminal.seq)
     if status is not RunStatus.CANCELED:  # the user canceled it: nobody to tell
         notify(ctx, event_type.value, reason=reason)
     return status
 
 
-def write_run_files(ctx: RunContext, status: RunStatus, reason: str | None) -> None:
-    """report.tsv and summary.json from the stored steps; a write failure is logged, never
-    allowed to keep the run from reaching its terminal status."""
+def write_run_files(
+    ctx: RunContext,
+    status: RunStatus,
+    reason: str | None,
+    *,
+    ending: tuple[EventType, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """report.tsv, summary.json and run.log from the stored steps and events, ``ending``
+    (the terminal event about to be recorded) as run.log's last line; their index rows are
+    returned for the terminal event's transaction. A write failure is logged, never allowed
+    to keep the run from reaching its terminal status."""
     try:
         files = RunFiles(ctx)
         files.writer.ensure_dirs()
         run = ctx.store.get_run(ctx.run_id)
         steps = ctx.store.list_steps(ctx.run_id)
-        write_report(
-            files.writer,
-            report_rows(steps, tasks_done=run.tasks_done, tasks_total=run.tasks_total),
+        events = ctx.store.events_after(ctx.run_id)
+        end_ms = now_ms()
+        rows = report_rows(
+            steps,
+            tasks_done=run.tasks_done,
+            tasks_total=run.tasks_total,
+            counts=step_task_counts(events),
         )
+        write_report(files.writer, rows, index=False)
         if ctx.config.summary_json:
+            ended = run.model_copy(update={"status": status, "reason": reason})
             summary = build_summary(
-                run,
+                ended,
                 steps,
                 files.run_dir,
-                end_ms=now_ms(),
-                exit_reason=reason or status.value.lower(),
+                end_ms=end_ms,
                 completion_mode=ctx.config.completion_mode.value,
             )
-            write_summary(files.writer, summary)
+            write_summary(files.writer, summary, index=False)
+        last = None if ending is None else (end_ms, ending[0].value, ending[1])
+        # Not fsynced: rewritten atomically once the terminal event is in (_write_run_log);
+        # this copy stands only if the daemon dies in between, and a kill keeps the page
+        # cache. Killed halfway through, the run is not terminal: this runs again.
+        text = run_log_text(events, ending=last)
+        write_run_log(files.writer, text, atomic=False, index=False)
+        return files.writer.index_rows([REPORT, SUMMARY, RUN_LOG])
     except (AgentloopError, OSError) as exc:
-        _log.error("run %s: could not write report/summary: %s", ctx.run_id, exc)
+        _log.error("run %s: could not write report/summary/run.log: %s", ctx.run_id, exc)
+        return []
+
+
+def _write_run_log(ctx: RunContext, *, through_seq: int) -> None:
+    """run.log again, from the store through the recorded terminal event: an event written
+    while the run was ending (the STEP_FINISHED of a step a cancel interrupted) is in it.
+    The first write, before the terminal event, stands if the daemon dies in between."""
+    try:
+        lived = ctx.store.events_after(ctx.run_id, 0, through_seq)  # seqs are gap-free
+        write_run_log(RunFiles(ctx).writer, run_log_text(lived))
+    except (AgentloopError, OSError) as exc:
+        _log.error("run %s: could not write run.log: %s", ctx.run_id, exc)
 
 
 def awaits_review(ctx: RunContext) -> bool:

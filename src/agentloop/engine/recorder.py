@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+_TASK_COUNTS = ("tasks_done", "tasks_total")
 
 
 def now_ms() -> int:
@@ -177,7 +178,7 @@ class Recorder:
         exit_code: int | None,
         tokens_in: int = 0,
         tokens_out: int = 0,
-        cost_usd: float = 0.0,
+        cost_usd: float | None = None,
         message: str | None = None,
         run: dict[str, Any] | None = None,
         state: bool = False,
@@ -185,9 +186,12 @@ class Recorder:
         **extra: Any,
     ) -> Event | None:
         """Close the step; ``artifacts`` are index rows of its logs, written in the same
-        transaction; ``extra`` adds fields to the STEP_FINISHED payload."""
+        transaction; ``extra`` adds fields to the STEP_FINISHED payload. ``cost_usd`` None:
+        no cost reported (the step's cost stays NULL). The payload carries the plan's task
+        counts as this step leaves them (report.tsv shows each step's own)."""
         finished = now_ms()
         duration = max(0, finished - handle.started_ms)
+        counts = {key: (run or {}).get(key, getattr(self.ctx.run, key)) for key in _TASK_COUNTS}
         with self._transaction(bool(artifacts) and self._batch is None) as conn:
             event = self.event(
                 EventType.STEP_FINISHED,
@@ -216,6 +220,7 @@ class Recorder:
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
                 cost_usd=cost_usd,
+                **counts,
                 **extra,
             )
             if artifacts and self._batch is not None:

@@ -55,7 +55,7 @@ runs = sa.Table(
     _count("tasks_total"),
     sa.Column("tokens_in", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("tokens_out", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("cost_usd", sa.Float),  # NULL: no agent reported a cost
     sa.Column("reason", sa.Text),
     sa.Column("resume_at", sa.Float),
     sa.Column("agent", sa.String(64)),
@@ -111,7 +111,7 @@ steps = sa.Table(
     sa.Column("output_path", sa.Text),
     sa.Column("tokens_in", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("tokens_out", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("cost_usd", sa.Float),  # NULL: no agent reported a cost
     sa.Column("message", sa.Text),
     sa.Column("pgid", sa.Integer),
     sa.Column("proc_start_time", sa.Float),

@@ -154,3 +154,17 @@ def test_naming_falls_back_to_the_spec_slug(tmp_path: Path):
         loopd.request("POST", f"/runs/{run['id']}/cancel")
     finally:
         loopd.stop()
+
+
+def test_claude_refusing_root_fails_the_run_at_once_with_the_hint(daemon: Loopd, workspace: Path):
+    run = daemon.create_run(
+        workspace, agent="claude", model="standin:root_refusal", agent_retries=3
+    )
+    done = daemon.wait_status(run["id"], "FAILED")
+    assert done["reason"] == (
+        "--dangerously-skip-permissions cannot be used with root/sudo privileges for security"
+        " reasons (loopd runs as root: set IS_SANDBOX=1 in loopd's environment, or run loopd"
+        " as a normal user)"
+    )
+    assert "AGENT_RETRY" not in event_types(daemon, run["id"])
+    assert done["iteration"] == 1

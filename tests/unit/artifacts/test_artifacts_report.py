@@ -16,11 +16,12 @@ from agentloop.artifacts import (
     layout,
     parse_report,
     report_rows,
+    step_task_counts,
     write_report,
 )
 from agentloop.core.errors import ArtifactError
-from agentloop.core.models import Step
-from agentloop.core.types import ArtifactLocation, Phase, StepStatus
+from agentloop.core.models import Event, Step
+from agentloop.core.types import ArtifactLocation, EventType, Phase, StepStatus
 from agentloop.store import Store
 
 
@@ -107,3 +108,37 @@ def test_report_rows_from_steps_and_full_rewrite(tmp_path: Path, store: Store, m
     assert len(indexed) == 2
     for _, path in run_dir.paths(layout.REPORT):
         assert parse_report(path.read_text()) == rows
+
+
+def test_each_row_carries_the_task_counts_its_step_finished_with() -> None:
+    def finished(seq: int, step_id: str, **payload: int) -> Event:
+        return Event(
+            id=f"e{seq}", seq=seq, run_id="r", step_id=step_id,
+            event_type=EventType.STEP_FINISHED, timestamp=seq, payload=payload,
+        )  # fmt: skip
+
+    events = [
+        Event(id="e1", seq=1, run_id="r", event_type=EventType.RUN_STARTED, timestamp=1),
+        finished(2, "impl1", tasks_done=1, tasks_total=3),
+        finished(3, "verify1", tasks_done=1, tasks_total=3),
+        finished(4, "impl2", tasks_done=2, tasks_total=4),  # the agent added a task
+        finished(5, "old"),  # recorded before steps kept their counts
+    ]
+    counts = step_task_counts(events)
+    assert counts == {"impl1": (1, 3), "verify1": (1, 3), "impl2": (2, 4)}
+
+    def step(step_id: str, phase: Phase, iteration: int) -> Step:
+        return Step(
+            id=step_id, run_id="r", phase=phase, iteration=iteration,
+            status=StepStatus.SUCCEEDED, finished_at="2026-01-01T00:00:02.000Z",
+        )  # fmt: skip
+
+    steps = [
+        step("before", Phase.IMPLEMENTATION, 1),  # no counts, none before it: the run's
+        step("impl1", Phase.IMPLEMENTATION, 1),
+        step("verify1", Phase.VERIFICATION, 1),
+        step("impl2", Phase.IMPLEMENTATION, 2),
+        step("canceled", Phase.REVIEW, 2),  # closed by a cancel: the row before's
+    ]
+    rows = report_rows(steps, tasks_done=3, tasks_total=4, counts=counts)
+    assert [(r.tasks_done, r.tasks_total) for r in rows] == [(3, 4), (1, 3), (1, 3), (2, 4), (2, 4)]

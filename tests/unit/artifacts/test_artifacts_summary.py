@@ -67,7 +67,8 @@ def test_summary_fields_and_values(tmp_path: Path) -> None:
         "last_exit_code": 0,
         "completion_mode": "exact",
         "model": "opus",
-        "exit_reason": "complete",
+        "exit_reason": "complete_plan",  # the reference's words (SPEC 20) ...
+        "reason": None,  # ... and ours
         "tokens_in": 1000,
         "tokens_out": 200,
         "cost_usd": 1.234568,
@@ -95,6 +96,28 @@ def test_summary_of_a_failed_run_without_totals(tmp_path: Path) -> None:
     assert (summary["tokens_in"], summary["tokens_out"], summary["cost_usd"]) == (12, 12, 0.012)
     assert summary["completion_mode"] == "trailing" and summary["model"] is None
     assert summary["total_duration_ms"] == 10000
+
+
+def test_summary_of_a_run_completing_now_and_of_one_no_agent_priced(tmp_path: Path) -> None:
+    run_dir = _run_dir(tmp_path)
+    # The finish step passes the run with the status it is ending with (stored: RUNNING).
+    ending = _run(reason=None, tokens_in=0, tokens_out=0, cost_usd=None)
+    priced = [
+        _step(1, Phase.IMPLEMENTATION, StepStatus.SUCCEEDED, 10, 0, tokens=5),
+        _step(2, Phase.IMPLEMENTATION, StepStatus.SUCCEEDED, 10, 0),
+    ]
+    unpriced = [step.model_copy(update={"cost_usd": None}) for step in priced]
+    summary = build_summary(ending, unpriced, run_dir)
+    assert summary["completed_iteration"] == 2
+    assert summary["exit_reason"] == "complete_plan" and summary["reason"] is None
+    assert summary["cost_usd"] is None  # no agent reported a cost: not $0
+    assert build_summary(ending, [priced[0], unpriced[1]], run_dir)["cost_usd"] == 0.005
+    plateau = build_summary(ending.model_copy(update={"reason": "plateau"}), priced, run_dir)
+    assert plateau["exit_reason"] == plateau["reason"] == "plateau"
+    failed = _run(status=RunStatus.FAILED, reason="iteration_limit")
+    summary = build_summary(failed, priced, run_dir)
+    assert summary["completed_iteration"] is None
+    assert summary["exit_reason"] == summary["reason"] == "iteration_limit"
 
 
 def test_summary_before_any_iteration(tmp_path: Path) -> None:

@@ -123,10 +123,9 @@ def test_required_fields_are_exactly_the_spec_fields(event_type: EventType) -> N
     fields = PAYLOADS[event_type].model_fields
     required = {name for name, field in fields.items() if field.is_required()}
     spec_fields = SPEC_FIELDS[event_type]
-    # STEP_FINISHED's tokens and cost default to 0: an agent may not report them.
-    defaulted = (
-        {"tokens_in", "tokens_out", "cost_usd"} if event_type is EventType.STEP_FINISHED else set()
-    )
+    # STEP_FINISHED's tokens default to 0: an agent may not report them. Its cost is
+    # required, None when not reported (null in the payload, not $0).
+    defaulted = {"tokens_in", "tokens_out"} if event_type is EventType.STEP_FINISHED else set()
     assert required == spec_fields - defaulted
     assert spec_fields <= set(fields)
 
@@ -147,6 +146,7 @@ def test_defaults_and_nullable_spec_fields_stay_in_the_payload() -> None:
         exit_code=None,
         duration_ms=0,
         output_path=None,
+        cost_usd=None,
     )
     assert payload == {
         "step_id": "s",
@@ -156,7 +156,7 @@ def test_defaults_and_nullable_spec_fields_stay_in_the_payload() -> None:
         "output_path": None,
         "tokens_in": 0,
         "tokens_out": 0,
-        "cost_usd": 0.0,
+        "cost_usd": None,  # no cost reported: null, not $0
     }
 
 

@@ -52,3 +52,8 @@ def test_the_prompt_is_deterministic():
 def test_any_facts_give_a_postmortem_prompt(reason: str | None, tail: tuple[str, ...]):
     prompt = build_postmortem_prompt(facts(reason=reason, tail=tail))
     assert is_postmortem_prompt(prompt)
+
+
+def test_the_usage_line_says_when_no_cost_was_reported():
+    assert "tokens out, no cost reported" in build_postmortem_prompt(facts())
+    assert "tokens out, $0.1250" in build_postmortem_prompt(facts(cost_usd=0.125))

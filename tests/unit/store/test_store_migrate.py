@@ -145,3 +145,50 @@ def test_dbos_tables_coexist_and_enqueue_shares_our_transaction(db_url: str, eng
         assert {t.name for t in metadata.sorted_tables} <= set(_our_tables(engine))
     finally:
         client.destroy()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cost_becomes_nullable_and_every_row_stays(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """0003: SQLite cannot rebuild loopd_runs (ON DELETE CASCADE would empty every table
+    under it), so its CREATE statement is edited in place; nothing is lost either way."""
+    from alembic import command
+    from sqlalchemy.schema import CreateSchema
+
+    from agentloop.core.types import EventType, Phase
+    from agentloop.store.migrate import alembic_config
+
+    engine = make_engine(_fresh_url(request, tmp_path, backend))
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(CreateSchema(PG_SCHEMA, if_not_exists=True))
+            command.upgrade(alembic_config(conn), "0002")
+        store = Store(engine)
+        fields = {
+            "name_source": NameSource.USER, "workspace_root": "/ws", "spec_path": "s",
+            "plan_path": "p", "config": {},
+        }  # fmt: skip
+        old = store.create_run(name="old", **fields)
+        step = {"id": "s1", "phase": Phase.IMPLEMENTATION, "iteration": 1, "status": "SUCCEEDED",
+                "cost_usd": 0.25}  # fmt: skip
+        store.append_event(old.id, EventType.RUN_STARTED, {"worker_id": "w"},
+                           run_changes={"cost_usd": 0.25}, step=step)  # fmt: skip
+        assert migrate(engine) == head_revision()
+
+        kept = store.get_run(old.id)
+        assert kept.cost_usd == 0.25 and [s.cost_usd for s in store.list_steps(old.id)] == [0.25]
+        types = [e.event_type for e in store.events_after(old.id)]
+        assert types == [EventType.RUN_CREATED, EventType.RUN_STARTED]
+        new = store.create_run(name="new", **fields)
+        store.append_event(new.id, EventType.RUN_STARTED, {"worker_id": "w"},
+                           step={**step, "id": "s2", "cost_usd": None})  # fmt: skip
+        assert store.get_run(new.id).cost_usd is None  # no agent reported a cost
+        assert [s.cost_usd for s in store.list_steps(new.id)] == [None]
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    finally:
+        engine.dispose()

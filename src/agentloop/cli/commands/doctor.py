@@ -2,13 +2,15 @@
 CLIs, ``wt`` and ``gh``; for each thing missing, how to fix it.
 
 Exit 1 when something a run of this workspace needs is missing (loopd, the token, git, the
-workspace's configured agent); optional tools (other agents, ``wt``, ``gh``) only warn.
+workspace's configured agent); optional tools (other agents, ``wt``, ``gh``) only warn, as
+does running as root with claude (it refuses to skip permissions for root, SPEC 4).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,9 +96,15 @@ def doctor(ctx: click.Context) -> None:
 
 
 def run_checks(
-    addr: str, token: str | None, cwd: Path, which: Callable[[str], str | None] = shutil.which
+    addr: str,
+    token: str | None,
+    cwd: Path,
+    which: Callable[[str], str | None] = shutil.which,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    euid: Callable[[], int] = os.geteuid,
 ) -> list[Check]:
-    agent = _configured_agent(cwd)
+    agent, permission_mode = _configured_agent(cwd)
     checks = [*_daemon_checks(addr, token), _git_check(which)]
     for name, (binary, how) in AGENT_CLIS.items():
         found = which(binary)
@@ -113,6 +121,8 @@ def run_checks(
                     how,
                 )
             )
+    if agent == "claude":
+        checks.append(_root_check(permission_mode, environ, euid()))
     checks.append(
         _tool_check(
             which,
@@ -201,12 +211,34 @@ def _tool_check(which: Callable[[str], str | None], binary: str, used_for: str, 
     return Check(binary, "warn", f"{binary} not on PATH (optional: needed for {used_for})", fix)
 
 
-def _configured_agent(cwd: Path) -> str:
+def _root_check(permission_mode: str, environ: Mapping[str, str], euid: int) -> Check:
+    """Claude Code refuses ``--dangerously-skip-permissions`` for root unless IS_SANDBOX=1:
+    every run would fail at its first step. Checked here, where loopctl runs: loopd is
+    usually started by the same user, in the same environment."""
+    name = "claude as root"
+    if euid != 0:
+        return Check(name, "ok", "not running as root")
+    if environ.get("IS_SANDBOX") == "1":
+        return Check(name, "ok", "root, with IS_SANDBOX=1")
+    if permission_mode != "bypassPermissions":
+        return Check(name, "ok", f"root, permission_mode={permission_mode}")
+    return Check(
+        name,
+        "warn",
+        "running as root without IS_SANDBOX=1: claude refuses --dangerously-skip-permissions "
+        "for root, so every run would fail at once",
+        "set IS_SANDBOX=1 in loopd's environment, or run loopd as a normal user",
+    )
+
+
+def _configured_agent(cwd: Path) -> tuple[str, str]:
+    """The workspace's agent and claude permission mode (the defaults without a config)."""
     from agentloop.cli.workspace import find_workspace
     from agentloop.core.config import load_config
     from agentloop.core.errors import AgentloopError
 
     try:
-        return str(load_config(find_workspace(cwd), environ={}).config.agent)
+        config = load_config(find_workspace(cwd), environ={}).config
     except AgentloopError:
-        return "claude"
+        return "claude", "bypassPermissions"
+    return str(config.agent), str(config.permission_mode.value)

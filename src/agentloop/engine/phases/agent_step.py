@@ -45,6 +45,11 @@ _TASK_NAMED = re.compile(
     r"^\s*(?:Completed|Reviewed)\s+(.+?)\.\s+\d+\s+(?:tasks?\s+remain|awaiting)",
     re.IGNORECASE | re.MULTILINE,
 )
+# Claude Code refuses --dangerously-skip-permissions for root unless IS_SANDBOX=1 (SPEC 4).
+_ROOT_REFUSAL = "cannot be used with root/sudo privileges"
+_ROOT_HINT = (
+    "loopd runs as root: set IS_SANDBOX=1 in loopd's environment, or run loopd as a normal user"
+)
 # Shared by every run: starting a thread per step cost more than the check it ran.
 _ESCAPE_CHECKS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="escape-check")
 
@@ -210,7 +215,9 @@ def _recover_interrupted_attempt(
     for step in interrupted:
         leftover = ctx.store.step_process(step.id)
         if leftover is not None and leftover.pgid:
-            kill_stale_group(int(leftover.pgid), float(leftover.proc_start_time or 0))
+            kill_stale_group(
+                int(leftover.pgid), float(leftover.proc_start_time or 0), owner=ctx.run_id
+            )
     save_uncommitted(worktree, f"{ctx.run_id}-{interrupted[-1].id}")
     git = Git(worktree)
     git.run("reset", "--hard", "--quiet", "HEAD", check=False)
@@ -274,8 +281,9 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
     run_changes: dict[str, Any] = {
         "tokens_in": ctx.run.tokens_in + (result.tokens_in or 0),
         "tokens_out": ctx.run.tokens_out + (result.tokens_out or 0),
-        "cost_usd": round(ctx.run.cost_usd + (result.cost_usd or 0.0), 6),
     }
+    if result.cost_usd is not None:  # a run no agent priced has no cost (None), not $0
+        run_changes["cost_usd"] = round((ctx.run.cost_usd or 0.0) + result.cost_usd, 6)
     if plan is not None:
         run_changes["tasks_done"] = plan.tasks_done
         run_changes["tasks_total"] = plan.tasks_total
@@ -287,7 +295,7 @@ def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: 
             exit_code=result.exit_code,
             tokens_in=result.tokens_in or 0,
             tokens_out=result.tokens_out or 0,
-            cost_usd=result.cost_usd or 0.0,
+            cost_usd=result.cost_usd,
             message=result.message or _first_line(result.final_text),
             run=run_changes,
             # An interrupted step leaves the engine state to whoever interrupted it: a pause
@@ -339,11 +347,18 @@ def _classify(ctx: RunContext, result: AgentResult, success: Outcome) -> tuple[S
             "agent": current_agent(ctx),
         }
     if failure == "permanent":
-        return StepStatus.FAILED, {"failed": True, "reason": result.message or "agent_error"}
+        return StepStatus.FAILED, {"failed": True, "reason": _with_hint(result.message)}
     reason = f"agent_{failure}"
     if result.message:
         reason += f": {result.message}"
     return StepStatus.FAILED, {"failed": True, "reason": reason}
+
+
+def _with_hint(message: str) -> str:
+    """A permanent failure's reason: the agent's own words, and what to do when they say."""
+    if _ROOT_REFUSAL in message:
+        return f"{message} ({_ROOT_HINT})"
+    return message or "agent_error"
 
 
 def _plan_digest(ctx: RunContext) -> str | None:

@@ -159,7 +159,8 @@ def _pause_for_attention(
 
 def _budget_exceeded(ctx: RunContext) -> str | None:
     run = ctx.run  # loaded at this step's start, after the iteration's agent steps
-    if ctx.config.max_cost_usd is not None and run.cost_usd >= ctx.config.max_cost_usd:
+    cost, budget = run.cost_usd, ctx.config.max_cost_usd
+    if budget is not None and cost is not None and cost >= budget:
         return "budget_cost"
     if ctx.config.max_runtime_sec is not None:
         started = rfc3339_to_ms(run.started_at) if run.started_at else None
