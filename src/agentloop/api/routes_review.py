@@ -1,11 +1,18 @@
 """Review of finished runs (SPEC 8, 14): merge, scrap, create-pr, and the postmortem.
 
-- ``POST /runs/{id}/merge`` body ``{target?, strategy?}`` (optional) -> 200 ``{run}``
+- ``POST /runs/{id}/merge`` body ``{target?, strategy?}`` (optional) -> 200 ``{run, commit}``
 - ``POST /runs/{id}/scrap`` -> 200 ``{run}``
-- ``POST /runs/{id}/create-pr`` body ``{base?, title?, draft?}`` (optional) -> 200 ``{run}``
-- ``POST /runs/{id}/postmortem`` -> 202 ``{run, postmortem: {status, workflow_id, started}}``
-  (200 when one is already running)
-- ``GET /runs/{id}/postmortem`` -> 200 ``{status, path, text, reason}``
+- ``POST /runs/{id}/create-pr`` body ``{base?, title?, body?, draft?}`` (optional) -> 200
+  ``{run, url}``
+- ``POST /runs/{id}/postmortem`` body ``{model?, prompt_only?}`` (optional) -> 202 ``{run,
+  postmortem: {status, workflow_id, started}, status, analysis_dir, artifacts: [path]}``
+  (200 when one is already running, or for ``prompt_only``: status ``prompt_only``, the
+  prompt written, no agent asked)
+- ``GET /runs/{id}/postmortem`` -> 200 ``{status, path, text, reason, analysis_dir,
+  artifacts: [{path, exists}]}``
+
+``commit``, ``url``, ``analysis_dir``, ``artifacts`` and the top-level ``status`` are what
+the reference's clients read (SPEC 20).
 
 A refusal is 409 ``{"error", "status" (the run's), "reason" (one word, e.g.
 ``merge_conflict``)}`` plus facts such as the conflicting ``paths``.
@@ -64,12 +71,43 @@ class PullRequestBody(BaseModel):
 
     base: str | None = _branch()
     title: str | None = Field(default=None, min_length=1, max_length=256)
+    body: str | None = Field(default=None, max_length=65_536)
     draft: bool = False
 
-    @field_validator("base", "title")
+    @field_validator("base", "title", "body")
     @classmethod
     def _plain_text(cls, value: str | None) -> str | None:
         return _no_nul(value)
+
+
+class PostmortemBody(BaseModel):
+    """The model to ask (default: the run's), or only the prompt, as the reference's
+    ``analyze`` sends them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(default=None, min_length=1, max_length=128)
+    prompt_only: bool = False
+
+    @field_validator("model")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return _no_nul(value)
+
+
+class Merged(BaseModel):
+    run: Run
+    commit: str | None
+
+
+class PullRequestOpened(BaseModel):
+    run: Run
+    url: str | None
+
+
+class AnalysisFile(BaseModel):
+    path: str
+    exists: bool
 
 
 class PostmortemState(BaseModel):
@@ -77,6 +115,8 @@ class PostmortemState(BaseModel):
     path: str | None = None
     text: str | None = None
     reason: str | None = None
+    analysis_dir: str
+    artifacts: list[AnalysisFile]
 
 
 class PostmortemStart(BaseModel):
@@ -87,7 +127,10 @@ class PostmortemStart(BaseModel):
 
 class PostmortemStarted(BaseModel):
     run: Run
-    postmortem: PostmortemStart
+    postmortem: PostmortemStart | None
+    status: Literal["running", "prompt_only"]
+    analysis_dir: str
+    artifacts: list[str]
 
 
 def _refused(exc: ReviewRefused) -> JSONResponse:
@@ -97,19 +140,21 @@ def _refused(exc: ReviewRefused) -> JSONResponse:
     )
 
 
-@router.post("/runs/{run_id}/merge", response_model=RunEnvelope, responses=_ERRORS)
+@router.post("/runs/{run_id}/merge", response_model=Merged, responses=_ERRORS)
 def merge_run(
     run_id: str, request: Request, body: MergeBody | None = None
-) -> RunEnvelope | JSONResponse:
+) -> Merged | JSONResponse:
     """Merge the run branch into its merge target (never pushes); idempotent."""
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)
     wanted = body or MergeBody()
-    return _enveloped(
-        lambda: review_actions.merge(
+    try:
+        merged = review_actions.merge(
             runtime, run.id, target=wanted.target, strategy=wanted.strategy
         )
-    )
+    except ReviewRefused as exc:
+        return _refused(exc)
+    return Merged(run=merged, commit=merged.merge_commit)
 
 
 @router.post("/runs/{run_id}/scrap", response_model=RunEnvelope, responses=_ERRORS)
@@ -120,19 +165,26 @@ def scrap_run(run_id: str, request: Request) -> RunEnvelope | JSONResponse:
     return _enveloped(lambda: review_actions.scrap(runtime, run.id))
 
 
-@router.post("/runs/{run_id}/create-pr", response_model=RunEnvelope, responses=_ERRORS)
+@router.post("/runs/{run_id}/create-pr", response_model=PullRequestOpened, responses=_ERRORS)
 def create_pull_request(
     run_id: str, request: Request, body: PullRequestBody | None = None
-) -> RunEnvelope | JSONResponse:
+) -> PullRequestOpened | JSONResponse:
     """Open a pull request for the run branch with `gh` (the branch must be pushed)."""
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)
     wanted = body or PullRequestBody()
-    return _enveloped(
-        lambda: review_actions.create_pr(
-            runtime, run.id, base=wanted.base, title=wanted.title, draft=wanted.draft
+    try:
+        opened = review_actions.create_pr(
+            runtime,
+            run.id,
+            base=wanted.base,
+            title=wanted.title,
+            draft=wanted.draft,
+            body=wanted.body,
         )
-    )
+    except ReviewRefused as exc:
+        return _refused(exc)
+    return PullRequestOpened(run=opened, url=opened.pr_url)
 
 
 @router.post(
@@ -141,15 +193,34 @@ def create_pull_request(
     response_model=PostmortemStarted,
     responses={**_ERRORS, 200: {"model": PostmortemStarted}},
 )
-def start_postmortem(run_id: str, request: Request, response: Response) -> PostmortemStarted:
-    """Start a postmortem of a finished run (202); 200 when one is already running."""
+def start_postmortem(
+    run_id: str, request: Request, response: Response, body: PostmortemBody | None = None
+) -> PostmortemStarted:
+    """Start a postmortem of a finished run (202); 200 when one is already running, or
+    with ``prompt_only`` (the prompt is written, no agent asked)."""
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)
-    started = postmortem.request(runtime, run.id)
+    wanted = body or PostmortemBody()
+    directory, listed = postmortem.analysis_files(runtime, run)
+    if wanted.prompt_only:
+        written = postmortem.write_prompt(runtime, run.id)
+        response.status_code = 200
+        return PostmortemStarted(
+            run=runtime.store.get_run(run.id),
+            postmortem=None,
+            status="prompt_only",
+            analysis_dir=str(directory),
+            artifacts=[str(written)],
+        )
+    started = postmortem.request(runtime, run.id, model=wanted.model)
     if not started["started"]:
         response.status_code = 200
     return PostmortemStarted(
-        run=runtime.store.get_run(run.id), postmortem=PostmortemStart.model_validate(started)
+        run=runtime.store.get_run(run.id),
+        postmortem=PostmortemStart.model_validate(started),
+        status="running",
+        analysis_dir=str(directory),
+        artifacts=[str(listed[0])],  # the postmortem, once written
     )
 
 

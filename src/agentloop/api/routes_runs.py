@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from agentloop.api.deps import runtime_of
+from agentloop.api.errors import error_body
 from agentloop.api.schemas import (
     ArtifactList,
     CreateRun,
@@ -21,6 +23,7 @@ from agentloop.api.schemas import (
 from agentloop.core.errors import InvalidInput
 from agentloop.core.types import RunStatus
 from agentloop.engine import admission, control, review, worktree_removal
+from agentloop.logs import get_logger
 
 router = APIRouter(tags=["runs"])
 
@@ -91,11 +94,23 @@ def get_artifacts(run_id: str, request: Request) -> ArtifactList:
     return ArtifactList(artifacts=store.list_artifacts(run.id))
 
 
+_DONE = {
+    "pause": "paused",
+    "resume": "resumed",
+    "cancel": "canceled",
+    "retry": "retried",
+    "reset": "reset",
+}
+
+
 def _control(action: str):  # type: ignore[no-untyped-def]
     def handler(run_id: str, request: Request) -> Response:
         runtime = runtime_of(request)
         run = runtime.store.resolve_run(run_id)
         getattr(control, action)(runtime, run.id)
+        runtime.wake_queue()  # a resume, retry or reset enqueued the run again
+        # A control call is an INFO line (SPEC 17); DBOS's own cancel noise is filtered out.
+        get_logger(run_id=run.id).info(f"run {_DONE[action]}", action=action)
         return Response(status_code=204)
 
     handler.__name__ = f"{action}_run"
@@ -122,22 +137,28 @@ def get_diff(run_id: str, request: Request) -> RunDiff:
 
 
 @router.get("/worktrees", response_model=Worktrees, responses=_READ_ERRORS)
-def list_worktrees(request: Request) -> Worktrees:
-    return Worktrees(worktrees=review.list_worktrees(runtime_of(request)))
+def list_worktrees(request: Request, workspace: str | None = None) -> Worktrees:
+    """The worktrees of every run's workspace, or of the repository ``workspace`` is in."""
+    found = review.list_worktrees(runtime_of(request), workspace)
+    return Worktrees(workspace=workspace, worktrees=found)
 
 
-@router.delete("/worktrees", response_model=RemovedWorktrees, responses=_READ_ERRORS)
+@router.delete("/worktrees", response_model=RemovedWorktrees, responses=_ERRORS)
 def delete_worktrees(
     request: Request,
     run_id: str | None = None,
     workspace: str | None = None,
     path: str | None = None,
     force: bool = False,
-) -> RemovedWorktrees:
+) -> RemovedWorktrees | JSONResponse:
     """Remove the worktrees of ended runs (all, ``run_id``'s, or ``workspace``'s), or the
     worktree at ``path`` of ``workspace``. Branches stay; a worktree with uncommitted changes
-    is kept (and reported, with why) unless ``force``."""
+    is kept (and reported, with why) unless ``force``: for the one at ``path`` that is a 409
+    whose ``error`` says why (the reference's clients read only the status and ``error``)."""
     removed = worktree_removal.remove_worktrees(
         runtime_of(request), run_id=run_id, workspace=workspace, path=path, force=force
     )
+    if path is not None and removed["kept"]:
+        why = f"worktree {removed['kept'][0]['path']} kept: {removed['kept'][0]['reason']}"
+        return JSONResponse(error_body(why, **removed), status_code=409)
     return RemovedWorktrees.model_validate(removed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentloop.core.models import Artifact, Run, Step
 from agentloop.core.types import MergeStrategy, NameSource, WorktreeProviderName
@@ -14,14 +14,16 @@ ConfigValue = str | int | float | bool | list[str] | None
 
 class CreateRun(BaseModel):
     """`POST /runs`. Config keys may also be given at the top level (they act like
-    `config_override` entries); anything else unknown is refused."""
+    `config_override` entries); anything else unknown is refused. A string
+    ``config_override`` is a config file path, as the reference's loopctl sends it: it is
+    read as ``config_path`` (SPEC 20)."""
 
     model_config = ConfigDict(extra="allow")
 
     spec_path: str = Field(min_length=1)
     workspace_root: str = Field(min_length=1)
     plan_path: str | None = None
-    config_override: dict[str, ConfigValue] | None = None
+    config_override: dict[str, ConfigValue] | str | None = None
     config_path: str | None = None
     name: str | None = None
     name_source: NameSource | None = None
@@ -38,6 +40,19 @@ class CreateRun(BaseModel):
         if value is not None and "\x00" in value:
             raise ValueError("must not contain NUL bytes")
         return value
+
+    @model_validator(mode="after")
+    def _config_file_override(self) -> CreateRun:
+        if isinstance(self.config_override, str):
+            if self.config_path is not None:
+                raise ValueError("config_override as a path and config_path: give one")
+            self.config_path, self.config_override = self.config_override, None
+            self.config_path = self._no_nul(self.config_path)
+        return self
+
+    def override_map(self) -> dict[str, ConfigValue]:
+        """``config_override`` as key/value pairs (a path was moved to ``config_path``)."""
+        return self.config_override if isinstance(self.config_override, dict) else {}
 
     def extra_fields(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -73,33 +88,59 @@ class ErrorBody(BaseModel):
     error: str
 
 
-class DiffCommit(BaseModel):
-    sha: str
-    subject: str
-    author: str
-    timestamp: int
+class DiffStats(BaseModel):
+    files_changed: int
+    additions: int
+    deletions: int
 
 
 class DiffFile(BaseModel):
+    """``status`` is the reference's word (added, modified, deleted, renamed);
+    ``status_letter`` ours (A, M, D, R)."""
+
     model_config = ConfigDict(extra="allow")
 
     path: str
     status: str
+    status_letter: str | None = None
     additions: int | None = None
     deletions: int | None = None
     patch: str = ""
 
 
+class DiffCommit(BaseModel):
+    """``timestamp`` is the author date in RFC 3339, ``timestamp_s`` the same in epoch
+    seconds; ``message`` is the subject line (the reference's name)."""
+
+    sha: str
+    subject: str
+    message: str
+    author: str
+    timestamp: str
+    timestamp_s: int
+    files: list[DiffFile] = []
+    stats: DiffStats
+
+
 class RunDiff(BaseModel):
+    """Ours: ``base``, ``branch``, ``merge_base``, ``head``, ``additions``, ``deletions``;
+    the reference's beside them: ``base_ref``, ``head_ref``, ``stats``."""
+
     model_config = ConfigDict(extra="allow")
 
     base: str
     branch: str
+    base_ref: str
+    head_ref: str
     commits: list[DiffCommit]
     files: list[DiffFile]
+    stats: DiffStats
 
 
 class Worktrees(BaseModel):
+    """``workspace`` is the one asked for (``?workspace=``), else null."""
+
+    workspace: str | None = None
     worktrees: list[dict[str, Any]]
 
 

@@ -28,6 +28,7 @@ from agentloop.cli.render import emit_error
 from agentloop.core.errors import AgentloopError
 
 COMMANDS: dict[str, str] = {
+    "analyze": "agentloop.cli.commands.review:analyze",
     "cancel": "agentloop.cli.commands.control:cancel",
     "completion": "agentloop.cli.commands.completion:completion",
     "create-pr": "agentloop.cli.commands.review:create_pr",
@@ -48,6 +49,8 @@ COMMANDS: dict[str, str] = {
     "say": "agentloop.cli.commands.say:say",
     "scrap": "agentloop.cli.commands.review:scrap",
     "tail": "agentloop.cli.commands.stream:tail",
+    "worktree-rm": "agentloop.cli.commands.worktrees:worktree_rm",
+    "worktrees": "agentloop.cli.commands.worktrees:worktrees",
 }
 """Command name -> ``module:attribute`` of its click command."""
 EXIT_BROKEN_PIPE = 141

@@ -26,7 +26,7 @@ def run_sheet(run: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
     tree = run.get("worktree") or {}
     pairs = [
         ("id", run.get("id")),
-        ("name", f"{run.get('name')} ({run.get('name_source')})"),
+        ("name", f"{run.get('name')} ({_name_source(run)})"),
         ("status", run.get("status")),
         ("reason", run.get("reason")),
         ("resume at", _epoch(run.get("resume_at"))),
@@ -156,6 +156,11 @@ def _common_dir(paths: Sequence[str]) -> str:
 def _relative(path: str, base: str) -> str:
     prefix = base.rstrip("/") + "/"
     return path[len(prefix) :] if base and path.startswith(prefix) else path
+
+
+def _name_source(run: dict[str, Any]) -> Any:
+    """``user`` for a name the user gave (loopd says ``spec_slug`` and ``name_given``)."""
+    return "user" if run.get("name_given") else run.get("name_source")
 
 
 def _merge_target(tree: dict[str, Any]) -> str | None:

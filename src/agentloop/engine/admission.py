@@ -98,7 +98,7 @@ def _config(workspace: Path, body: CreateRun) -> LoadedConfig:
     if unknown:
         raise InvalidInput(f"unknown field(s) in request: {', '.join(unknown)}")
     overrides.update(extra)
-    overrides.update(body.config_override or {})
+    overrides.update(body.override_map())
     for key in _TOP_LEVEL_CONFIG:
         value = getattr(body, key)
         if value is not None:

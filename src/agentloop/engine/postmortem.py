@@ -18,10 +18,14 @@ the worktree cleanup need not wait for it (the prompt carries the history; the r
 the logs). Status (:func:`status`): ``running`` while a postmortem workflow of the run is
 pending, else the last ``POSTMORTEM_END``'s ``done``/``failed`` (a START without an END and
 no pending workflow: ``failed``), else ``none``.
+
+As the reference's ``analyze`` asks (SPEC 20), a request may name the ``model`` to ask, or
+want only the prompt (:func:`write_prompt`: ``analysis/postmortem-prompt.md``, no agent).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -52,6 +56,7 @@ _log = logging.getLogger("agentloop.engine")
 
 WORKFLOW_NAME = "agentloop.postmortem"
 POSTMORTEM_FILE = analysis("postmortem")
+PROMPT_FILE = analysis("postmortem-prompt")
 _ACTIVE_WORKFLOW = ["PENDING", "ENQUEUED"]
 
 Outcome = dict[str, Any]
@@ -86,17 +91,23 @@ def start_after_finish(run_id: str) -> None:
 
 
 @DBOS.step(name="agentloop.postmortem")
-def postmortem_step(run_id: str, workflow_id: str, trigger: str) -> Outcome:
-    return run_postmortem(run_id, workflow_id, trigger)
+def postmortem_step(
+    run_id: str, workflow_id: str, trigger: str, model: str | None = None
+) -> Outcome:
+    return run_postmortem(run_id, workflow_id, trigger, model)
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)
-def postmortem_workflow(run_id: str, workflow_id: str, trigger: str) -> str:
-    return str(postmortem_step(run_id, workflow_id, trigger).get("status", "failed"))
+def postmortem_workflow(
+    run_id: str, workflow_id: str, trigger: str, model: str | None = None
+) -> str:
+    return str(postmortem_step(run_id, workflow_id, trigger, model).get("status", "failed"))
 
 
 # -- the step's work -------------------------------------------------------------------------
-def run_postmortem(run_id: str, workflow_id: str, trigger: str) -> Outcome:
+def run_postmortem(
+    run_id: str, workflow_id: str, trigger: str, model: str | None = None
+) -> Outcome:
     runtime = current()
     ctx = RunContext.load(run_id)
     files = RunFiles(ctx)
@@ -109,7 +120,7 @@ def run_postmortem(run_id: str, workflow_id: str, trigger: str) -> Outcome:
     )
     status, reason = "done", None
     try:
-        text = ask_agent(ctx, files)
+        text = ask_agent(ctx, files, model)
         files.write(POSTMORTEM_FILE, text)
     except AgentloopError as exc:
         status, reason = "failed", exc.message
@@ -133,8 +144,9 @@ def run_postmortem(run_id: str, workflow_id: str, trigger: str) -> Outcome:
     return {"status": status}
 
 
-def ask_agent(ctx: RunContext, files: RunFiles) -> str:
-    """The run's agent's postmortem, as Markdown; AgentError when it gives none."""
+def ask_agent(ctx: RunContext, files: RunFiles, model: str | None = None) -> str:
+    """The run's agent's postmortem (asking ``model`` when given, else the run's), as
+    Markdown; AgentError when it gives none."""
     from agentloop.engine.phases.lifecycle import current_agent
 
     agent_name = current_agent(ctx)
@@ -146,7 +158,7 @@ def ask_agent(ctx: RunContext, files: RunFiles) -> str:
         )
     prompt = build_postmortem_prompt(gather_facts(ctx, files))
     files.writer.ensure_dirs()
-    config = ctx.config
+    config = ctx.config if not model else dataclasses.replace(ctx.config, model=model)
     env = child_env(LOOP_RUN_ID=ctx.run_id, LOOP_RUN_DIR=str(files.primary_dir))
     extra = {"permission_mode": str(config.permission_mode.value)}
     if config.agent_cmd:
@@ -239,9 +251,9 @@ def _last_output(files: RunFiles, iteration: int) -> tuple[str | None, list[str]
 
 
 # -- on demand and status -------------------------------------------------------------------
-def request(runtime: Runtime, run_id: str) -> dict[str, Any]:
-    """Start a postmortem of a terminal run, unless one is running: ``{started, status,
-    workflow_id}``."""
+def request(runtime: Runtime, run_id: str, model: str | None = None) -> dict[str, Any]:
+    """Start a postmortem of a terminal run (asking ``model`` when given), unless one is
+    running: ``{started, status, workflow_id}``."""
     from agentloop.engine.control import run_lock
 
     with run_lock(run_id):
@@ -257,16 +269,40 @@ def request(runtime: Runtime, run_id: str) -> dict[str, Any]:
         count = len(_workflows(run_id))
         workflow_id = f"{workflow_prefix(run_id)}e{ctx.state.epoch}-r{count + 1}"
         with SetWorkflowID(workflow_id):
-            DBOS.start_workflow(postmortem_workflow, run_id, workflow_id, "request")
+            DBOS.start_workflow(postmortem_workflow, run_id, workflow_id, "request", model)
         return {"started": True, "status": "running", "workflow_id": workflow_id}
 
 
+def write_prompt(runtime: Runtime, run_id: str) -> Path:
+    """Write the postmortem's prompt to ``analysis/postmortem-prompt.md`` without asking an
+    agent (the reference's ``prompt_only``); its path."""
+    ctx = RunContext.load(run_id, step_key=0)
+    files = RunFiles(ctx)
+    return files.write(PROMPT_FILE, build_postmortem_prompt(gather_facts(ctx, files)))
+
+
+def analysis_files(runtime: Runtime, run: Run) -> tuple[Path, list[Path]]:
+    """The run's analysis dir and its files: the postmortem's two, then any other."""
+    files = RunFiles(RunContext.load(run.id, step_key=0))
+    own = [files.path(POSTMORTEM_FILE), files.path(PROMPT_FILE)]
+    directory = own[0].parent
+    try:
+        others = sorted(p for p in directory.iterdir() if p.is_file() and p not in own)
+    except OSError:
+        others = []
+    return directory, own + others
+
+
 def status(runtime: Runtime, run: Run) -> dict[str, Any]:
-    """``{status: none|running|done|failed, path, text, reason}`` of the run's postmortem."""
+    """``{status: none|running|done|failed, path, text, reason}`` of the run's postmortem,
+    and (the reference's) ``analysis_dir`` and ``artifacts: [{path, exists}]``."""
     ctx = RunContext.load(run.id, step_key=0)
     path = RunFiles(ctx).path(POSTMORTEM_FILE)
     text = _read(path)
+    directory, listed = analysis_files(runtime, run)
     answer: dict[str, Any] = {"status": "none", "path": str(path), "text": text, "reason": None}
+    answer["analysis_dir"] = str(directory)
+    answer["artifacts"] = [{"path": str(p), "exists": p.exists()} for p in listed]
     if _active_workflows(run.id):
         answer["status"] = "running"
         return answer
@@ -321,10 +357,13 @@ def _active_workflows(run_id: str) -> list[str]:
 
 __all__ = [
     "POSTMORTEM_FILE",
+    "PROMPT_FILE",
     "WORKFLOW_NAME",
+    "analysis_files",
     "postmortem_workflow",
     "request",
     "run_postmortem",
     "start_after_finish",
     "status",
+    "write_prompt",
 ]

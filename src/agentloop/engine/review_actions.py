@@ -48,7 +48,7 @@ _log = logging.getLogger("agentloop.engine")
 
 MERGED = "merged"
 SCRAPPED = "scrapped"
-PR_OPENED = "pr_opened"
+PR_CREATED = "pr_created"  # the reference's word (SPEC 20); "pr_opened" before
 MERGEABLE_FAILURES = frozenset({"merge_conflict", "merge_verification_failed"})
 GH_TIMEOUT_SEC = 120.0
 _URL = re.compile(r"https://\S+")
@@ -248,6 +248,7 @@ def create_pr(
     base: str | None = None,
     title: str | None = None,
     draft: bool = False,
+    body: str | None = None,
 ) -> Run:
     with run_lock(run_id):
         ctx = _context(run_id)
@@ -261,14 +262,16 @@ def create_pr(
         if run.review_status == SCRAPPED:
             raise _refuse(run, "scrapped", "the run was scrapped: its branch is gone")
         try:
-            url = _open_pr(ctx, base, title, draft)
+            url = _open_pr(ctx, base, title, draft, body)
         except GitError as exc:  # git or gh could not run at all (missing dir, timeout)
             raise _refuse(run, "gh_failed", exc.message) from exc
-        ctx.store.update_run(run_id, pr_url=url, review_status=PR_OPENED)
+        ctx.store.update_run(run_id, pr_url=url, review_status=PR_CREATED)
         return runtime.store.get_run(run_id)
 
 
-def _open_pr(ctx: RunContext, base: str | None, title: str | None, draft: bool) -> str:
+def _open_pr(
+    ctx: RunContext, base: str | None, title: str | None, draft: bool, body: str | None
+) -> str:
     from agentloop.vcs.git import Git, run_process
 
     run = ctx.run
@@ -289,7 +292,7 @@ def _open_pr(ctx: RunContext, base: str | None, title: str | None, draft: bool) 
     into = base or run.worktree.base_branch or git.default_branch()
     argv = [
         gh, "pr", "create", "--head", branch, "--base", into,
-        "--title", title or f"agentloop: {run.name}", "--body", _pr_body(run),
+        "--title", title or f"agentloop: {run.name}", "--body", body or _pr_body(run),
     ]  # fmt: skip
     if draft:
         argv.append("--draft")

@@ -121,6 +121,15 @@ def events_after(
     return [event_from_row(row) for row in rows]
 
 
+def seq_before_time(conn: sa.Connection, run_id: str, timestamp_ms: int) -> int:
+    """The last seq of the run's events older than ``timestamp_ms`` (0 when none): where a
+    stream resumed by timestamp, as the reference's clients do, starts (SPEC 20)."""
+    query = sa.select(sa.func.max(events.c.seq)).where(
+        events.c.run_id == run_id, events.c.timestamp < timestamp_ms
+    )
+    return int(conn.execute(query).scalar_one_or_none() or 0)
+
+
 def last_seq(conn: sa.Connection, run_id: str) -> int:
     found = conn.execute(sa.select(runs.c.last_seq).where(runs.c.id == run_id)).scalar_one_or_none()
     if found is None:

@@ -320,6 +320,10 @@ class Store:
         with self._read(None, "read the last event seq") as tx:
             return events_sql.last_seq(tx, run_id)
 
+    def event_seq_before_time(self, run_id: str, timestamp_ms: int) -> int:
+        with self._read(None, "read events by time") as tx:
+            return events_sql.seq_before_time(tx, run_id, timestamp_ms)
+
     # -- steps -------------------------------------------------------------------------
 
     def record_step(
@@ -402,6 +406,15 @@ class Store:
     ) -> list[OutputLine]:
         with self._read(None, "read output") as tx:
             return output_sql.output_after(tx, run_id, after_seq, limit)
+
+    def output_offset(self, run_id: str, step_id: str | None, seq: int) -> int:
+        """The byte offset of output line ``seq`` within its step's output."""
+        with self._read(None, "read output offsets") as tx:
+            return output_sql.step_bytes_before(tx, run_id, step_id, seq)
+
+    def output_seq_before_offset(self, run_id: str, offset: int) -> int:
+        with self._read(None, "read output offsets") as tx:
+            return output_sql.seq_before_offset(tx, run_id, offset)
 
     # -- artifacts, holds, settings ----------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What a run changed: its branch against the merge-base with its base (SPEC 8, 14 ``diff``).
+"""What a run changed: its branch against the merge-base with its base (SPEC 8, 14 ``diff``),
+and what each of its commits changed (:func:`commit_files`, two git calls a commit).
 
 Three git calls whatever the size of the change: ``log`` for the commits, ``diff --raw
 --numstat -z`` for statuses and line counts, and one ``diff`` for all patches, split at the
@@ -15,6 +16,8 @@ from agentloop.core.errors import GitError
 from agentloop.vcs.git import Commit, Git, refname_arg
 
 DEFAULT_MAX_PATCH_BYTES = 256 * 1024
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+"""git's empty tree: what a root commit is compared with."""
 _DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M")
 
 
@@ -93,8 +96,22 @@ def branch_diff(
             stderr=found.stderr,
         )
     commits = git.commits_between(base_sha, head)
-    records = _raw_records(git, merge_base, head)
-    patches = _split_patches(git.run("diff", *_DIFF_OPTIONS, merge_base, head).stdout)
+    files = _files(git, merge_base, head, max_patch_bytes)
+    return BranchDiff(base, branch, merge_base, head, commits, files)
+
+
+def commit_files(
+    repo_root: Path, sha: str, max_patch_bytes: int = DEFAULT_MAX_PATCH_BYTES
+) -> list[FileDiff]:
+    """The files commit ``sha`` changed against its first parent (two git calls)."""
+    git = Git(repo_root)
+    parent = git.try_rev_parse(f"{sha}^") or EMPTY_TREE
+    return _files(git, parent, sha, max_patch_bytes)
+
+
+def _files(git: Git, old: str, new: str, max_patch_bytes: int) -> list[FileDiff]:
+    records = _raw_records(git, old, new)
+    patches = _split_patches(git.run("diff", *_DIFF_OPTIONS, old, new).stdout)
     files = []
     for i, record in enumerate(records):
         patch = patches[i] if len(patches) == len(records) else ""
@@ -111,7 +128,7 @@ def branch_diff(
                 truncated=truncated,
             )
         )
-    return BranchDiff(base, branch, merge_base, head, commits, files)
+    return files
 
 
 @dataclass
@@ -124,9 +141,9 @@ class _Record:
     binary: bool = False
 
 
-def _raw_records(git: Git, merge_base: str, head: str) -> list[_Record]:
+def _raw_records(git: Git, old: str, new: str) -> list[_Record]:
     """Parse ``diff --raw --numstat -z``: raw records first, then numstat, both in order."""
-    out = git.run("diff", *_DIFF_OPTIONS, "--raw", "--numstat", "-z", merge_base, head).stdout
+    out = git.run("diff", *_DIFF_OPTIONS, "--raw", "--numstat", "-z", old, new).stdout
     fields = out.split("\0")
     records: list[_Record] = []
     i = 0

@@ -149,14 +149,15 @@ def test_run_flags_config_file_and_plan_default(ctl: Ctl, workspace: Path) -> No
     )  # fmt: skip
     assert result.code == 0, result.err
     run = result.json()["data"]["run"]
-    assert run["name"] == "flagged" and run["name_source"] == "user"
+    assert run["name"] == "flagged" and run["name_source"] == "spec_slug" and run["name_given"]
     assert run["spec_path"] == str(workspace / "specs" / "demo.md")
     assert run["plan_path"] == str(workspace / "specs" / "planning" / "demo-plan.md")
     assert run["config"]["agent"] == "scripted"
     assert run["config"]["iterations"] == 5  # the flag over the file
     assert run["config"]["model"] == "lines=1"
-    assert run["worktree"]["merge_target_branch"] == "agent/demo"
-    assert run["worktree"]["base_branch"] == "main"
+    assert run["worktree"] is None  # until the worktree is set up (SPEC 20)
+    assert run["config"]["merge_target_branch"] == "agent/demo"
+    assert run["config"]["base_branch"] == "main"
     # the plan default follows plans_dir from --config
     other = ctl(
         "--json", "run", "specs/demo.md", "--config", "specs/plans.cfg", "--agent", "scripted"

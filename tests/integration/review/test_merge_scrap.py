@@ -90,7 +90,7 @@ def test_merge_conflict_answers_409_and_keeps_everything(
     assert branch_tip(workspace, "agent/demo") == target_tip
     assert branch_tip(workspace, branch) == run_tip
     run = daemon.run(run_id)
-    assert run["merge_commit"] is None and run["review_status"] is None
+    assert run["merge_commit"] is None and run["review_status"] == "pending"
     assert Path(run["worktree"]["worktree_path"]).is_dir()  # still awaiting review
     assert "MERGE_COMPLETED" not in types(daemon, run_id)
 

@@ -33,7 +33,7 @@ def test_create_pr_needs_a_pushed_branch_then_calls_gh_once(
     response = daemon.request("POST", f"/runs/{run_id}/create-pr", json={"draft": True})
     assert response.status_code == 200, response.text
     run = response.json()["run"]
-    assert run["pr_url"] == PR_URL and run["review_status"] == "pr_opened"
+    assert run["pr_url"] == PR_URL and run["review_status"] == "pr_created"
     calls = [json.loads(line) for line in gh_log.read_text().splitlines()]
     assert len(calls) == 1
     argv = calls[0]["argv"]

@@ -100,7 +100,7 @@ def test_cleanup_after_cancel_saves_uncommitted_work(daemon: Loopd, workspace: P
     )
     daemon.wait_for(
         lambda: (
-            Path(daemon.run(run["id"])["worktree"]["worktree_path"] or "/-") / "wip.txt"
+            Path((daemon.run(run["id"])["worktree"] or {}).get("worktree_path") or "/-") / "wip.txt"
         ).exists(),
         what="the agent's file",
     )

@@ -71,13 +71,15 @@ export function apiUrl(path, query = {}) {
   return text ? `${path}?${text}` : path;
 }
 
-async function request(method, path, { query, token, signal } = {}) {
+async function request(method, path, { query, token, signal, json } = {}) {
   const checking = token !== undefined;
+  const extra = json === undefined ? {} : { "Content-Type": "application/json" };
   let response;
   try {
     response = await fetch(apiUrl(path, query), {
       method,
-      headers: authHeaders({ Accept: "application/json" }, checking ? token : getToken()),
+      headers: authHeaders({ Accept: "application/json", ...extra }, checking ? token : getToken()),
+      body: json === undefined ? undefined : JSON.stringify(json),
       signal,
       cache: "no-store",
     });
@@ -106,6 +108,9 @@ export const api = {
   getSteps: (id, signal) => request("GET", runPath(id, "/steps"), { signal }),
   getDiff: (id, signal) => request("GET", runPath(id, "/diff"), { signal }),
   control: (id, action) => request("POST", runPath(id, `/${action}`)),
+  getNotes: (id, signal) => request("GET", runPath(id, "/notes"), { signal }),
+  /** A note for the run's next agent step: {text, file?, line?} (SPEC 18). */
+  addNote: (id, note) => request("POST", runPath(id, "/notes"), { json: { ...note, source: "web" } }),
   /** Resolves when `token` is accepted; AuthRequired when it is refused. */
   checkToken: (token) => request("GET", "runs", { query: { limit: 1 }, token }),
 };

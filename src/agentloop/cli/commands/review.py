@@ -15,6 +15,8 @@ from agentloop.cli.context import client_options
 from agentloop.cli.refs import RUN
 from agentloop.cli.render import emit
 
+_REFERENCE_ONLY = frozenset({"commit", "url", "analysis_dir", "artifacts"})
+"""Answer keys for the reference's clients (SPEC 20): the run's own fields say the same."""
 _DONE = {
     "merge": "merged",
     "scrap": "scrapped (branch and worktree deleted)",
@@ -36,7 +38,7 @@ class ReviewResult:
             nested: dict[str, Any] = inner if isinstance(inner, dict) else {}
             facts: dict[str, Any] = {}
             for key, value in self.answer.items():
-                if key == "run":
+                if key == "run" or key in _REFERENCE_ONLY:
                     continue
                 if isinstance(value, dict):  # e.g. {"postmortem": {"status": ...}}
                     facts.update({k: v for k, v in value.items() if k not in facts})
@@ -115,3 +117,46 @@ def postmortem(ref: str, show: bool) -> None:
     """Analyse why RUN went the way it did (starts a postmortem; --show reads it)."""
     result = review_call("postmortem", ref, method="GET" if show else "POST")
     emit(result, as_json=client_options().json_output)
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What ``analyze`` started (or, with ``--prompt-only``, wrote)."""
+
+    run: dict[str, Any]
+    answer: dict[str, Any]
+
+    def to_text(self) -> str:
+        head = f"postmortem {self.answer.get('status')} for run {self.run['id']}"
+        paths = [str(p) for p in self.answer.get("artifacts") or []]
+        return "\n".join([head, *(f"  {p}" for p in paths)])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": "analyze", "run_id": self.run["id"], "result": self.answer}
+
+
+@click.command()
+@click.argument("ref", metavar="[RUN]", type=RUN, required=False)
+@click.option("--latest", is_flag=True, help="The most recent run (also without RUN).")
+@click.option("--model", help="The model to ask (default: the run's).")
+@click.option("--prompt-only", is_flag=True, help="Write the prompt; ask no agent.")
+def analyze(ref: str | None, latest: bool, model: str | None, prompt_only: bool) -> None:
+    """Start a postmortem of RUN, or of the latest run (the reference's name for it)."""
+    from agentloop.cli.errors import ClientError
+    from agentloop.cli.refs import connect, resolve_run
+
+    if ref and latest:
+        raise click.UsageError("give RUN or --latest, not both")
+    client = connect()
+    if ref:
+        run = resolve_run(client, ref)
+    else:
+        runs, _ = client.list_runs(limit=1)
+        if not runs:
+            raise ClientError("no runs yet")
+        run = runs[0]
+    body: dict[str, Any] = {"prompt_only": prompt_only}
+    if model:
+        body["model"] = model
+    answer = client.call("POST", f"/runs/{run['id']}/postmortem", body=body, timeout=600.0)
+    emit(AnalysisResult(run, dict(answer)), as_json=client_options().json_output)

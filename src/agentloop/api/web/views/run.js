@@ -13,6 +13,7 @@ import { createDiff } from "./diff.js";
 import { createEvents } from "./events.js";
 import { createOutput } from "./output.js";
 import { createMetricPlot } from "./metric_plot.js";
+import { createNotes } from "./notes.js";
 import { createHeader } from "./run_header.js";
 import { createTabs } from "./tabs.js";
 import { createTimeline } from "./timeline.js";
@@ -27,7 +28,8 @@ export function mountRun(container, runId, ctx) {
   const timeline = createTimeline();
   const output = createOutput();
   const events = createEvents();
-  const diff = createDiff(runId);
+  const notes = createNotes(runId);
+  const diff = createDiff(runId, (note) => notes.submit(note));
   const error = h("p", { class: "form-error", role: "alert" });
   const plotSlot = h("div", { class: "metric-slot" });
   let plot = null; // an experiment run's metric plot, made once the run says it is one
@@ -42,8 +44,10 @@ export function mountRun(container, runId, ctx) {
       { id: "output", label: "Output", panel: output.node },
       { id: "events", label: "Events", panel: events.node },
       { id: "diff", label: "Diff", panel: diff.node },
+      { id: "notes", label: "Notes", panel: notes.node },
     ],
     (id) => {
+      if (id === "notes") notes.load();
       if (id === "diff" && !diffLoaded) {
         diffLoaded = true;
         diff.load();
@@ -111,6 +115,7 @@ export function mountRun(container, runId, ctx) {
       if (!event || typeof event.seq !== "number" || event.seq <= lastEventSeq) return;
       lastEventSeq = event.seq;
       events.add(event);
+      if (event.event_type.startsWith("NOTE_")) notes.load();
       if (event.event_type === "MEASUREMENT") {
         measurementsSeen.push(event);
         plot?.add(event);
@@ -182,6 +187,7 @@ export function mountRun(container, runId, ctx) {
       refreshSteps.stop();
       output.destroy();
       diff.destroy();
+      notes.destroy();
       timers.forEach(clearInterval);
       document.title = "agentloop";
     },
