@@ -53,7 +53,7 @@ def headline(facts: dict[str, Any]) -> tuple[str, str]:
         signals = ", ".join(str(s.get("signal")) for s in facts.get("signals", []))
         message = (
             f"Run {name} ({run_id}) is stuck ({signals or 'no progress'}) and paused. "
-            f"Tell the agent what to do: loopctl say {run_id[:13]} \"...\"; "
+            f'Tell the agent what to do: loopctl say {run_id[:13]} "..."; '
             f"then loopctl resume {run_id[:13]}."
         )
         return f"agentloop: {name} needs attention", message
