@@ -30,6 +30,7 @@ class _Held:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--addr", help="Listen address, e.g. http://127.0.0.1:7700 (env LOOPD_ADDR).")
+@click.option("-p", "--port", type=click.IntRange(1, 65535), help="Same as --addr 127.0.0.1:PORT.")
 @click.option("--data-dir", help="Data directory (env LOOPD_DATA_DIR).")
 @click.option("--database-url", help="postgresql://... to share runs between hosts.")
 @click.option("--worker-concurrency", type=click.IntRange(min=1), help="Runs on this host.")
@@ -40,6 +41,11 @@ class _Held:
 @click.version_option(package_name="agentloop", prog_name="loopd")
 def main(**options: Any) -> None:
     """Run the agentloop daemon."""
+    port = options.pop("port")
+    if port is not None:  # the reference loopd's way to say where to listen
+        if options["addr"]:
+            raise click.UsageError("give --addr or --port, not both")
+        options["addr"] = f"127.0.0.1:{port}"
     try:
         settings = resolve_settings(**options)
     except AgentloopError as exc:
@@ -50,7 +56,7 @@ def main(**options: Any) -> None:
     try:
         held = _claim(settings)
     except AgentloopError as exc:
-        click.echo(f"loopd: {exc}", err=True)
+        _log.error("loopd: %s", exc)
         sys.exit(1)
     if not settings.is_loopback and not settings.auth_token:
         _log.warning(
@@ -104,13 +110,18 @@ def _bind(settings: DaemonSettings) -> socket.socket:
 def serve(settings: DaemonSettings, held: _Held) -> None:
     import uvicorn
 
+    from agentloop.agents.process import become_subreaper, wait_stopped
     from agentloop.api.app import create_app
     from agentloop.engine.boot import start_engine
 
+    # Before any agent starts: what its tools leave behind re-parents to us, not to init.
+    if not become_subreaper():
+        _log.warning("loopd: cannot become a child subreaper; orphaned agent tools go to init")
     try:
         runtime = start_engine(settings)
     except AgentloopError as exc:
-        click.echo(f"loopd: {exc}", err=True)
+        _log.error("loopd: %s", exc)
+        logging.shutdown()
         os._exit(1)
     app = create_app(runtime)
     config = uvicorn.Config(
@@ -118,7 +129,8 @@ def serve(settings: DaemonSettings, held: _Held) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=2,
-        lifespan="off",
+        lifespan="on",  # the MCP session manager runs in the app's lifespan
+        log_config=None,  # uvicorn's lines go through our handler (agentloop.logs), not its own
     )
     server = uvicorn.Server(config)
     stopping = threading.Event()
@@ -135,10 +147,15 @@ def serve(settings: DaemonSettings, held: _Held) -> None:
 
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
-    click.echo(f"loopd listening on {settings.base_url} (data dir {settings.data_dir})", err=True)
+    _log.info("loopd listening on %s (data dir %s)", settings.base_url, settings.data_dir)
     try:
         server.run(sockets=[held.sock])
     finally:
+        if not stopping.is_set():
+            runtime.begin_shutdown()
+        # What ignored SIGTERM is SIGKILLed by the stops' own threads: wait for them, or
+        # it would outlive us (SPEC 4).
+        wait_stopped()
         runtime.finish_shutdown()
         logging.shutdown()
         sys.stdout.flush()

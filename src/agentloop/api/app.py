@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from agentloop import __version__
 from agentloop.api.auth import BearerAuth
 from agentloop.api.errors import install_error_handlers
+from agentloop.api.mcp_server import create_mcp_server, lifespan, mount
 from agentloop.api.routes_experiment import router as experiment_router
 from agentloop.api.routes_live import router as live_router
 from agentloop.api.routes_notes import router as notes_router
@@ -24,12 +25,14 @@ WEB_DIR = Path(__file__).parent / "web"
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    mcp = create_mcp_server(runtime)
     app = FastAPI(
         title="loopd",
         version=__version__,
         description="agentloop daemon: runs AI coding agents in durable loops.",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan(mcp),
     )
     app.state.runtime = runtime
     install_error_handlers(app)
@@ -40,6 +43,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(review_router)
     app.include_router(experiment_router)
     app.include_router(notes_router)
+    mount(app, mcp, runtime.settings.host)
     _mount_dashboard(app)
     app.add_middleware(BearerAuth, token=runtime.settings.auth_token)
     return app

@@ -73,6 +73,7 @@ def admit(runtime: Runtime, body: CreateRun) -> Run:
         runtime.enqueue_in_transaction(conn, run_id, str(workspace))
     if explicit_caps:
         runtime.apply_run_caps(explicit_caps)
+    runtime.wake_queue()
     return run
 
 

@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from agentloop.core.errors import AgentloopError
-from agentloop.engine.runtime import Runtime
+from agentloop.engine.runtime import Runtime, current
 
 LOCK_CLASS = 0x4C4F  # "LO": advisory locks of loopd executors
 MONITOR_INTERVAL_SEC = 1.0
@@ -137,6 +137,7 @@ class HostLiveness:
                 recovered = DBOS._recover_pending_workflows([owner])
                 if recovered:
                     _log.warning("executor %s is gone: took over %d run(s)", owner, len(recovered))
+                    current().wake_queue()  # they are enqueued again: claim them now
             finally:
                 probe.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, key))
 

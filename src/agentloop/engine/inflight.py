@@ -39,6 +39,11 @@ class InFlightSteps:
         with self._changed:
             return self._running[run_id] > 0
 
+    def any_running(self) -> bool:
+        """Whether a step of any run executes here (the run queue polls faster while so)."""
+        with self._changed:
+            return bool(self._running)
+
     def wait_ended(self, run_id: str, timeout_sec: float = 30.0) -> bool:
         """Block until no step of ``run_id`` executes here; False when that took too long."""
         deadline = time.monotonic() + timeout_sec

@@ -26,8 +26,13 @@ if TYPE_CHECKING:
 
 QUEUE_NAME = "runs"
 WORKFLOW_NAME = "agentloop.run"
+APP_NAME = "loopd"
 _PRIORITY_EPOCH_S = 1_700_000_000
 HOLDS_TTL_SEC = 1.0
+STARTUP_POLL_SEC = 0.02
+"""The run queue's poll from before launch until the wakeup is installed (milliseconds)."""
+QUEUE_LINGER_SEC = 2.0
+"""How long the run queue keeps its short poll after this host's last step or enqueue."""
 
 _log = logging.getLogger("agentloop.engine")
 
@@ -41,6 +46,7 @@ class Runtime:
     _caps_lock: threading.Lock = field(default_factory=threading.Lock)
     _queue: Any = None
     _client: Any = None
+    _wakeup: Any = None
     shutting_down: bool = False
     _batchers: dict[str, Any] = field(default_factory=dict)
     _holds: dict[str, float] = field(default_factory=dict)
@@ -64,7 +70,7 @@ class Runtime:
 
         DBOS(
             config={
-                "name": "loopd",
+                "name": APP_NAME,
                 "system_database_url": self.settings.system_database_url,
                 "application_version": WORKFLOW_VERSION,
                 "executor_id": self.settings.executor_id,
@@ -72,8 +78,10 @@ class Runtime:
             }
         )
         _quiet_dbos_logs()
-        DBOS.launch()
         self.caps = self._initial_caps()
+        self._declare_queue_before_launch(self.caps)
+        DBOS.launch()
+        self._wakeup = self._install_wakeup()
         self._queue = self._register_queue(self.caps)
 
     def begin_shutdown(self) -> None:
@@ -187,16 +195,44 @@ class Runtime:
         self.store.put_setting("caps", caps.to_json())
         return caps
 
+    def _queue_options(self, caps: Caps) -> dict[str, Any]:
+        return {
+            "global_concurrency": caps.max_concurrency,
+            "worker_concurrency": self.settings.worker_concurrency,
+            "partition_concurrency": _partition_cap(caps),
+            "polling_interval_sec": self.settings.poll_interval_sec,
+        }
+
     def _register_queue(self, caps: Caps) -> Any:
         from dbos import DBOS
 
-        return DBOS.register_queue(
-            QUEUE_NAME,
-            global_concurrency=caps.max_concurrency,
-            worker_concurrency=self.settings.worker_concurrency,
-            partition_concurrency=_partition_cap(caps),
-            polling_interval_sec=self.settings.poll_interval_sec,
-        )
+        return DBOS.register_queue(QUEUE_NAME, **self._queue_options(caps))
+
+    def _declare_queue_before_launch(self, caps: Caps) -> None:
+        """Have DBOS start the run queue's worker at launch, waiting only briefly at first.
+
+        DBOS's queue thread starts a worker for each queue it finds at launch, then looks
+        for new ones once a second, and a worker's first wait (begun before
+        :meth:`_install_wakeup`) cannot be woken. Registered after launch only, the queue
+        of a new database got its worker a second later, and on any start the first wait
+        was a whole poll: a run created in loopd's first second waited for them. So the
+        queue is written before launch with a short poll; :meth:`_register_queue` sets the
+        real one right after the wakeup is installed.
+        """
+        from dbos import DBOS, DBOSClient
+
+        url = self.settings.system_database_url
+        DBOS.migrate(url)  # what launch does first; the client needs DBOS's tables
+        client = DBOSClient(system_database_url=url, application_name=APP_NAME)
+        try:
+            client.register_queue(
+                QUEUE_NAME,
+                **{**self._queue_options(caps), "polling_interval_sec": STARTUP_POLL_SEC},
+                on_conflict="always_update",
+                application_name=APP_NAME,
+            )
+        finally:
+            client.destroy()
 
     def apply_run_caps(self, explicit: dict[str, Any]) -> Caps:
         """A run that set caps explicitly sets the daemon's caps from its admission on."""
@@ -215,9 +251,31 @@ class Runtime:
                 self._queue = self._register_queue(caps)
                 self.store.put_setting("caps", caps.to_json())
                 self.caps = caps
+                if self._wakeup is not None:
+                    # DBOS's worker claims with the options it loaded before its wait: let
+                    # it load these before a run created after this one can be claimed.
+                    self._wakeup.await_reload(timeout=2.0)
             return caps
 
     # -- queue -------------------------------------------------------------------------------
+    def _install_wakeup(self) -> Any:
+        from agentloop.engine import queue_wakeup
+        from agentloop.engine.inflight import in_flight
+
+        return queue_wakeup.install(
+            QUEUE_NAME,
+            in_flight.any_running,
+            idle_sec=self.settings.idle_poll_interval_sec,
+            linger_sec=QUEUE_LINGER_SEC,
+        )
+
+    def wake_queue(self) -> None:
+        """Have this host's run queue poll now: call it after committing an enqueue (a new
+        run, a resume, retry or reset), so the run starts in milliseconds, not on the next
+        poll. The claim is DBOS's as ever: every cap still holds."""
+        if self._wakeup is not None:
+            self._wakeup.wake()
+
     def priority_for_new_run(self) -> int:
         """Lower runs first. FIFO: older is lower; newest_first: newer is lower."""
         ticks = int((time.time() - _PRIORITY_EPOCH_S) * 10)
@@ -229,7 +287,8 @@ class Runtime:
         """Enqueue the run's workflow inside the caller's transaction (atomic with its row).
 
         The one place a run is enqueued: it always carries the workspace partition key, since
-        an enqueue without one on a partitioned queue is accepted and then never runs.
+        an enqueue without one on a partitioned queue is accepted and then never runs. Call
+        :meth:`wake_queue` once the transaction has committed.
         """
         from dbos import DBOSClient, EnqueueOptions
 
@@ -293,16 +352,40 @@ def _relax_sqlite_fsync() -> None:
 
 
 class _DropCancelNoise(logging.Filter):
-    """DBOS logs an ERROR traceback on every cancel (ENGINE-NOTES); a cancel is no error."""
+    """DBOS logs a pause or cancel (a ``cancel_workflow``) as trouble (ENGINE-NOTES): an
+    ERROR traceback of the cancelled workflow, and warnings that the execution it stopped
+    waits for the outcome or no longer owns the workflow (once a resume gave it a new
+    owner). They are a control call's expected echo, which loopd logs itself as one INFO
+    line: demoted to DEBUG here, and shown only when DEBUG is on."""
+
+    _ECHOES = ("was cancelled", "no longer owned by this execution")
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not self._is_cancel_echo(record):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+    def _is_cancel_echo(self, record: logging.LogRecord) -> bool:
+        from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError)):
+            return True
         text = record.getMessage()
-        return not ("was cancelled" in text or "DBOSWorkflowCancelledError" in text)
+        return "DBOSWorkflowCancelledError" in text or any(echo in text for echo in self._ECHOES)
 
 
 def _quiet_dbos_logs() -> None:
+    """DBOS gives its logger a plain-text console handler of its own (``dbos._logger``):
+    drop it, so its lines reach the root handler of :mod:`agentloop.logs` (JSON with
+    ``--log-format json``) like everyone else's; and drop its cancel noise."""
     logger = logging.getLogger("dbos")
     logger.setLevel(logging.WARNING)
+    for handler in list(logger.handlers):
+        if handler.name == "__dbos_console_log_handler__":
+            logger.removeHandler(handler)
+    logger.propagate = True
     for existing in logger.filters:
         if isinstance(existing, _DropCancelNoise):
             return

@@ -49,6 +49,10 @@ class DaemonSettings:
     log_format: str = "text"
     executor_id: str = ""
     poll_interval_sec: float = 0.25
+    """DBOS's poll of the run queue (shared by every host) while this host has work."""
+    idle_poll_interval_sec: float = 1.0
+    """This host's poll while it runs nothing (engine.queue_wakeup): a run enqueued here
+    wakes the queue at once; only runs enqueued or freed on other hosts wait for this."""
 
     @property
     def is_postgres(self) -> bool:
