@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import GIT_IDENTITY
 from dashboard_support import client, shot, wait_status
 from playwright.sync_api import Page, expect
 
@@ -15,6 +14,7 @@ from integration.loopd import Loopd
 
 pytestmark = pytest.mark.browser
 
+GIT_IDENTITY = ["-c", "user.name=agentloop tests", "-c", "user.email=tests@agentloop.invalid"]
 BENCH = (
     "import json, os; x = float(open('tune.txt').read()); "
     "json.dump({'score': -(x - 7) ** 2}, open(os.environ['LOOP_METRICS_OUT'], 'w'))"
