@@ -20,5 +20,13 @@ bench:
 	@scripts/setup.sh
 	.venv/bin/python bench/run_all.py
 
+# The control fuzzer's long profile (tests/integration/fuzz; its fast profile is in `make test`):
+# AGENTLOOP_FUZZ_SEQUENCES walks (default 1000), AGENTLOOP_FUZZ_MINUTES bounds the time,
+# AGENTLOOP_FUZZ_SEED=N [AGENTLOOP_FUZZ_PROFILE=fast] replays one walk; reports in AGENTLOOP_FUZZ_OUT.
+.PHONY: fuzz
+fuzz:
+	@scripts/setup.sh
+	PYTHONPATH=tests .venv/bin/python -m integration.fuzz.walker
+
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

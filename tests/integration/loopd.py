@@ -222,10 +222,8 @@ def terminal_event(events: list[dict[str, Any]]) -> dict[str, Any]:
     return [e for e in events if e["event_type"] in ends][-1]
 
 
-def processes_with_env(key: str, value: str) -> list[int]:
-    """Pids whose environment carries ``key=value`` (agents get LOOP_RUN_ID)."""
-    needle = f"{key}={value}".encode()
-    found = []
+def process_environments() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, environment entries) of every process whose environment can be read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -233,6 +231,10 @@ def processes_with_env(key: str, value: str) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+        yield int(entry.name), environ.split(b"\0")
+
+
+def processes_with_env(key: str, value: str) -> list[int]:
+    """Pids whose environment carries ``key=value`` (agents get LOOP_RUN_ID)."""
+    needle = f"{key}={value}".encode()
+    return [pid for pid, environ in process_environments() if needle in environ]

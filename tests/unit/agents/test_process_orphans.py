@@ -23,6 +23,7 @@ from agentloop.agents.process import (
     run_process,
     wait_stopped,
 )
+from integration.loopd import processes_with_env
 
 from .support import alive, wait_dead
 
@@ -42,18 +43,7 @@ HANGING_HOLDING_THE_PIPE = (
 
 def marked(key: str, value: str) -> list[int]:
     """Live pids whose environment carries ``key=value``: zombies have none."""
-    needle = f"{key}={value}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+    return processes_with_env(key, value)
 
 
 def wait_unmarked(key: str, value: str, timeout: float) -> bool:
