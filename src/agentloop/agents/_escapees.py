@@ -148,9 +148,9 @@ class Sweep:
     def in_background(self) -> None:
         """:meth:`finish` on a thread that :func:`wait_finished` waits for."""
         thread = threading.Thread(target=self._run_tracked, name="agentloop-sweep", daemon=True)
-        with _lock:
+        with _lock:  # held until started: wait_finished must never join an unstarted thread
             _running.add(thread)
-        thread.start()
+            thread.start()
 
     def _run_tracked(self) -> None:
         try:

@@ -61,6 +61,7 @@ def pause(runtime: Runtime, run_id: str) -> None:
             run={"status": RunStatus.PAUSED.value, "reason": "paused", "phase": None},
             state=True,
             reason="user",
+            expect=ACTIVE,  # it may have finished since it was read: 409, not a reopened run
         )
         runtime.store.cancel_open_steps(run_id)
 
@@ -91,6 +92,7 @@ def resume(runtime: Runtime, run_id: str) -> None:
             state=needed_attention,
             reason="user",
         )
+        in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
         runtime.clear_interrupt(run_id)
         if needed_attention:
             await_workflow_end(run_id)  # it ends right after the step that paused it
@@ -139,6 +141,7 @@ def retry(runtime: Runtime, run_id: str) -> None:
             state=True,
             reason="retry",
         )
+        in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
         runtime.clear_interrupt(run_id)
         _rewind(runtime, ctx, failed_step)
 
@@ -149,6 +152,9 @@ def reset(runtime: Runtime, run_id: str) -> None:
         if ctx.run.status in ACTIVE or ctx.run.status is RunStatus.PAUSED:
             _stop_workflow(runtime, run_id)
             runtime.store.cancel_open_steps(run_id)
+        in_flight.wait_ended(run_id)
+        ctx = _context(runtime, run_id)
+        _remove_old_worktree(ctx)
         fresh = RunState(epoch=ctx.state.epoch + 1)
         ctx.state = fresh
         Recorder(ctx).event(
@@ -170,6 +176,7 @@ def reset(runtime: Runtime, run_id: str) -> None:
             state=True,
             reason="reset",
         )
+        in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
         runtime.clear_interrupt(run_id)
         _rewind(runtime, ctx, 1)
 
@@ -195,6 +202,14 @@ def requeue_after_host_death(run_id: str, host: str) -> None:
                 reason="host_failover",
                 host=host,
             )
+
+
+def _remove_old_worktree(ctx: RunContext) -> None:
+    """A reset starts over on a fresh branch and worktree: the old worktree goes (what it
+    held uncommitted is saved first, see finish.remove_worktree); its branch stays."""
+    worktree = ctx.worktree
+    if worktree is not None and worktree.exists():
+        finishing.remove_worktree(ctx, worktree)
 
 
 # -- DBOS plumbing ---------------------------------------------------------------------------

@@ -31,6 +31,9 @@ def merge(ctx: RunContext) -> Outcome:
         recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
         return {"failed": True, "reason": "merge_conflict"}
     except MergeVerificationError:
+        if ctx.runtime.was_interrupted(ctx.run_id):  # paused or canceled: killed, not failed
+            recorder.finish_step(handle, StepStatus.CANCELED, exit_code=None)
+            return {"stop": True, "status": "CANCELED"}
         recorder.finish_step(
             handle, StepStatus.FAILED, exit_code=1, message="verification failed on the merged tree"
         )
