@@ -184,6 +184,8 @@ def test_diff_view_shows_the_run_commits(
     tab = page.get_by_role("tab", name="Output")
     tab.focus()
     page.keyboard.press("End")  # arrow keys / Home / End move between tabs
+    expect(page.get_by_role("tab", name="Notes")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowLeft")
     expect(page.get_by_role("tab", name="Diff")).to_have_attribute("aria-selected", "true")
 
     commits = page.locator(".commits .commit")

@@ -28,7 +28,7 @@ class Measurements(BaseModel):
 @router.get(
     "/runs/{run_id}/measurements",
     response_model=Measurements,
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 401: {"model": ErrorBody}},
+    responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409)},
 )
 def run_measurements(run_id: str, request: Request) -> Measurements:
     """The baseline, the best and every iteration's measurement of an experiment run."""

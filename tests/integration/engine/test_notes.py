@@ -39,6 +39,7 @@ def test_a_note_reaches_the_next_agent_step_once(daemon: Loopd, workspace: Path)
         iterations=3,
         watchdog_exhausted="fail",
         watchdog_max_rewrites=5,
+        postmortem=False,  # its prompt would go to the same recording agent
     )
     daemon.wait_for(lambda: daemon.run(run["id"])["iteration"] >= 1, what="iteration 1")
     answer = daemon.request(

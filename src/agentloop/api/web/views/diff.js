@@ -27,7 +27,7 @@ function patchLines(patch, path, comment) {
           "aria-label": `Comment on ${path} line ${number}`,
           title: "Comment on this line (a note to the agent)",
           onclick: () => comment(span, path, number),
-        }, "+"),
+        }), // its "+" comes from CSS, so the line's text stays the patch's own
       );
     }
     return span;
