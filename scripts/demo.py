@@ -8,6 +8,7 @@ and ends by showing the merged target branch. Everything it made stays in one te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -48,13 +50,18 @@ def make_repo(root: Path) -> Path:
     (repo / "specs" / "planning").mkdir(parents=True)
     (repo / "specs" / "greeting.md").write_text(SPEC)
     (repo / "specs" / "planning" / "greeting-plan.md").write_text(PLAN)
+    commit_all(repo, "Add the greeting spec and plan")
+    return repo
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """Make ``repo`` a git repository (logs ignored) with everything in one commit."""
     (repo / ".gitignore").write_text("logs/\n")
     sh("git", "init", "-q", "-b", "main", cwd=repo)
     sh("git", "config", "user.name", "Demo User", cwd=repo)
     sh("git", "config", "user.email", "demo@example.invalid", cwd=repo)
     sh("git", "add", "-A", cwd=repo)
-    sh("git", "commit", "-q", "-m", "Add the greeting spec and plan", cwd=repo)
-    return repo
+    sh("git", "commit", "-q", "-m", message, cwd=repo)
 
 
 def free_port() -> int:
@@ -99,57 +106,73 @@ def stream_output(client: httpx.Client, run_id: str) -> None:
             print(f"  {line['line']}")
 
 
-def main() -> int:
-    root = Path(tempfile.mkdtemp(prefix="agentloop-demo-"))
-    repo = make_repo(root)
+@contextlib.contextmanager
+def running_loopd(root: Path) -> Iterator[httpx.Client]:
+    """A loopd on a free loopback port with its data in ``root``, stopped (SIGTERM) after."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    print(f"agentloop demo in {root}\n  sample repository: {repo}\n  loopd: {base}")
+    print(f"  loopd: {base}")
     daemon = start_loopd(root, port)
     try:
         wait_healthy(base)
         with httpx.Client(base_url=base, timeout=30.0) as client:
-            created = client.post(
-                "/runs",
-                json={
-                    "spec_path": "specs/greeting.md",
-                    "workspace_root": str(repo),
-                    "merge_target_branch": "agent/demo",
-                    "config_override": {
-                        "agent": "scripted",
-                        "model": "scripted",
-                        "verify_cmds": "test -d tasks",
-                        "iterations": 10,
-                    },
-                },
-            )
-            if created.status_code != 201:
-                print(f"run refused: {created.json().get('error')}")
-                return 1
-            run = created.json()["run"]
-            print(f"  run {run['id']} ({run['name']}) created\n")
-            stream_output(client, run["id"])
-            run = client.get(f"/runs/{run['id']}").json()["run"]
-            while run["status"] not in {"COMPLETED", "FAILED", "CANCELED"}:
-                time.sleep(0.2)
-                run = client.get(f"/runs/{run['id']}").json()["run"]
-        print(
-            f"\nrun {run['status']}: {run['tasks_done']}/{run['tasks_total']} tasks, "
-            f"{run['iteration']} iterations, reason={run['reason'] or '-'}"
-        )
-        if run["status"] != "COMPLETED":
-            return 1
-        print("\nmerged target branch agent/demo:")
-        print(sh("git", "log", "--oneline", "--decorate", "-n", "3", "agent/demo", cwd=repo))
-        print(sh("git", "show", "--stat", "--format=%s%n", "agent/demo", cwd=repo))
-        print(f"artifacts: {repo / 'logs' / 'loop' / ('run-' + run['id'])}")
-        return 0
+            yield client
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:
             daemon.wait(timeout=15)
         except subprocess.TimeoutExpired:
             daemon.kill()
+
+
+def create_run(client: httpx.Client, body: dict[str, object]) -> dict[str, object] | None:
+    """POST /runs; the run, or None (the refusal printed)."""
+    created = client.post("/runs", json=body)
+    if created.status_code != 201:
+        print(f"run refused: {created.json().get('error')}")
+        return None
+    run: dict[str, object] = created.json()["run"]
+    print(f"  run {run['id']} ({run['name']}) created\n")
+    return run
+
+
+def main() -> int:
+    root = Path(tempfile.mkdtemp(prefix="agentloop-demo-"))
+    repo = make_repo(root)
+    print(f"agentloop demo in {root}\n  sample repository: {repo}")
+    with running_loopd(root) as client:
+        run = create_run(
+            client,
+            {
+                "spec_path": "specs/greeting.md",
+                "workspace_root": str(repo),
+                "merge_target_branch": "agent/demo",
+                "config_override": {
+                    "agent": "scripted",
+                    "model": "scripted",
+                    "verify_cmds": "test -d tasks",
+                    "iterations": 10,
+                },
+            },
+        )
+        if run is None:
+            return 1
+        stream_output(client, str(run["id"]))
+        run = client.get(f"/runs/{run['id']}").json()["run"]
+        while run["status"] not in {"COMPLETED", "FAILED", "CANCELED"}:
+            time.sleep(0.2)
+            run = client.get(f"/runs/{run['id']}").json()["run"]
+    print(
+        f"\nrun {run['status']}: {run['tasks_done']}/{run['tasks_total']} tasks, "
+        f"{run['iteration']} iterations, reason={run['reason'] or '-'}"
+    )
+    if run["status"] != "COMPLETED":
+        return 1
+    print("\nmerged target branch agent/demo:")
+    print(sh("git", "log", "--oneline", "--decorate", "-n", "3", "agent/demo", cwd=repo))
+    print(sh("git", "show", "--stat", "--format=%s%n", "agent/demo", cwd=repo))
+    print(f"artifacts: {repo / 'logs' / 'loop' / ('run-' + str(run['id']))}")
+    return 0
 
 
 if __name__ == "__main__":

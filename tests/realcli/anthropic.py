@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from realcli.brain import Action, Answer
-from realcli.server import Fault, SSEWriter
+from realcli.server import Fault, SSEWriter, fault, text_parts
 
 _ids = itertools.count(1)
 
@@ -27,7 +27,7 @@ class AnthropicProtocol:
     def brain_inputs(self, body: Any) -> tuple[str, list[str]]:
         messages = body.get("messages", []) if isinstance(body, dict) else []
         first = next((m for m in messages if m.get("role") == "user"), {})
-        prompt = "\n".join(_texts(first.get("content")))
+        prompt = "\n".join(text_parts(first.get("content")))
         results: list[str] = []
         for message in messages:
             content = message.get("content")
@@ -35,7 +35,7 @@ class AnthropicProtocol:
                 continue
             for block in content:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
-                    results.append("\n".join(_texts(block.get("content"))))
+                    results.append("\n".join(text_parts(block.get("content"))))
         return prompt, results
 
     def write_action(self, out: SSEWriter, body: Any, path: str, action: Action) -> None:
@@ -86,22 +86,10 @@ class AnthropicProtocol:
         out.event({"type": "message_stop"}, "message_stop")
 
 
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if not isinstance(content, list):
-        return []
-    return [
-        str(block.get("text", ""))
-        for block in content
-        if isinstance(block, dict) and block.get("type") == "text"
-    ]
-
-
 def error(status: int, kind: str, message: str, **headers: str) -> Fault:
     """An Anthropic error answer (``{"type": "error", "error": {type, message}}``)."""
     body = {"type": "error", "error": {"type": kind, "message": message}}
-    return Fault(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
+    return fault(status, body, **headers)
 
 
 def rate_limited(retry_after: int) -> Fault:

@@ -18,3 +18,9 @@ from integration.loopd import make_workspace
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     return make_workspace(tmp_path, tasks=3)
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    """A one-task workspace: the failure cases need only the first step."""
+    return make_workspace(tmp_path, tasks=1, name="small")

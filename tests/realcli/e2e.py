@@ -14,6 +14,19 @@ from integration.loopd import Loopd, git
 VERIFY = "test -f task-number-1.txt"
 
 
+OUR_RETRIES = ("transient:", "crash:", "timeout:")
+
+
+def agent_retries(daemon: Loopd, run_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The AGENT_RETRY events: (the payloads of the CLI retrying its API on its own, the
+    reasons of our loop retrying the step)."""
+    payloads = [
+        e["payload"] for e in daemon.stored_events(run_id) if e["event_type"] == "AGENT_RETRY"
+    ]
+    ours = [str(p["reason"]) for p in payloads if str(p["reason"]).startswith(OUR_RETRIES)]
+    return [p for p in payloads if not str(p["reason"]).startswith(OUR_RETRIES)], ours
+
+
 def run_to_completion(
     daemon: Loopd, workspace: Path, agent: str, *, timeout: float = 240, **config: Any
 ) -> tuple[dict[str, Any], float]:

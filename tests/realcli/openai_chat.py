@@ -24,7 +24,13 @@ from typing import Any
 
 from realcli.brain import Action, Answer, ShellCall
 from realcli.clis import cli_binary
-from realcli.server import Fault, SSEWriter
+from realcli.openai_errors import (  # noqa: F401  (the tests' fault builders)
+    error,
+    invalid_api_key,
+    rate_limited,
+    server_error,
+)
+from realcli.server import SSEWriter, text_parts
 
 _ids = itertools.count(1)
 
@@ -40,9 +46,9 @@ class ChatProtocol:
         if not isinstance(messages, list):
             messages = []
         first = next((m for m in messages if isinstance(m, dict) and m.get("role") == "user"), {})
-        prompt = "\n".join(_texts(first.get("content")))
+        prompt = "\n".join(text_parts(first.get("content")))
         results = [
-            "\n".join(_texts(m.get("content")))
+            "\n".join(text_parts(m.get("content")))
             for m in messages
             if isinstance(m, dict) and m.get("role") == "tool"
         ]
@@ -92,56 +98,6 @@ class ChatProtocol:
 def is_title_request(body: Any) -> bool:
     """opencode's title request: the one model request of a session offered no tools."""
     return isinstance(body, dict) and not body.get("tools")
-
-
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if not isinstance(content, list):
-        return []
-    return [
-        str(part.get("text", ""))
-        for part in content
-        if isinstance(part, dict) and part.get("type") == "text"
-    ]
-
-
-# -- the failures the OpenAI API answers (wording as api.openai.com)
-
-
-def error(status: int, code: str, message: str, kind: str | None = None, **headers: str) -> Fault:
-    """An OpenAI error answer (``{"error": {message, type, code}}``)."""
-    body = {"error": {"message": message, "type": kind or code, "code": code, "param": None}}
-    return Fault(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
-
-
-def invalid_api_key() -> Fault:
-    return error(
-        401,
-        "invalid_api_key",
-        "Incorrect API key provided: sk-test-***. You can find your API key at "
-        "https://platform.openai.com/account/api-keys.",
-        "invalid_request_error",
-    )
-
-
-def rate_limited(retry_after: int = 1) -> Fault:
-    return error(
-        429,
-        "rate_limit_exceeded",
-        "Rate limit reached for requests. Please try again in 1s.",
-        "requests",
-        retry_after=str(retry_after),
-    )
-
-
-def server_error() -> Fault:
-    return error(
-        500,
-        "server_error",
-        "The server had an error while processing your request. Sorry about that!",
-        "server_error",
-    )
 
 
 def opencode_config(url: str, models: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from realcli.brain import Action, Answer
 from realcli.clis import cli_binary
-from realcli.server import Fault, SSEWriter
+from realcli.openai_errors import (  # noqa: F401  (the tests' fault builders)
+    error,
+    insufficient_quota,
+    invalid_api_key,
+    rate_limited,
+    server_error,
+    usage_limit,
+)
+from realcli.server import SSEWriter, text_parts
 
 _ids = itertools.count(1)
+_KINDS = ("input_text", "output_text", "text")
 
 API_KEY_VAR = "MOCK_OPENAI_API_KEY"
 
@@ -39,7 +47,7 @@ class ResponsesProtocol:
             text
             for item in items
             if isinstance(item, dict) and item.get("role") == "user"
-            for text in _texts(item.get("content"))
+            for text in text_parts(item.get("content"), _KINDS)
         )
         results = [
             _output_text(item.get("output"))
@@ -93,85 +101,13 @@ class ResponsesProtocol:
         )
 
 
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if not isinstance(content, list):
-        return []
-    return [
-        str(part.get("text", ""))
-        for part in content
-        if isinstance(part, dict) and part.get("type") in ("input_text", "output_text", "text")
-    ]
-
-
 def _output_text(output: Any) -> str:
     """A ``function_call_output``'s ``output``: a string, or a list of content parts."""
     if isinstance(output, str):
         return output
     if isinstance(output, dict):
         return _output_text(output.get("content"))
-    return "\n".join(_texts(output))
-
-
-# -- the failures the OpenAI API answers (wording as api.openai.com / the ChatGPT backend)
-
-
-def error(status: int, code: str, message: str, kind: str | None = None, **headers: str) -> Fault:
-    """An OpenAI error answer (``{"error": {message, type, code}}``)."""
-    body = {"error": {"message": message, "type": kind or code, "code": code, "param": None}}
-    return Fault(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
-
-
-def invalid_api_key() -> Fault:
-    return error(
-        401,
-        "invalid_api_key",
-        "Incorrect API key provided: sk-test-***. You can find your API key at "
-        "https://platform.openai.com/account/api-keys.",
-        "invalid_request_error",
-    )
-
-
-def rate_limited(retry_after: int = 1) -> Fault:
-    return error(
-        429,
-        "rate_limit_exceeded",
-        "Rate limit reached for requests. Please try again in 1s.",
-        "requests",
-        retry_after=str(retry_after),
-    )
-
-
-def insufficient_quota() -> Fault:
-    return error(
-        429,
-        "insufficient_quota",
-        "You exceeded your current quota, please check your plan and billing details.",
-        "insufficient_quota",
-    )
-
-
-def usage_limit(resets_at: float) -> Fault:
-    """What the ChatGPT backend answers a plan at its usage limit."""
-    body = {
-        "error": {
-            "type": "usage_limit_reached",
-            "plan_type": "plus",
-            "resets_at": int(resets_at),
-            "resets_in_seconds": max(0, int(resets_at - time.time())),
-        }
-    }
-    return Fault(429, body)
-
-
-def server_error() -> Fault:
-    return error(
-        500,
-        "server_error",
-        "The server had an error while processing your request. Sorry about that!",
-        "server_error",
-    )
+    return "\n".join(text_parts(output, _KINDS))
 
 
 def codex_env(url: str, home: Path, *, retries: int | None = None) -> dict[str, str]:

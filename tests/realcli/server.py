@@ -29,6 +29,24 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def fault(status: int, body: dict[str, Any], **headers: str) -> Fault:
+    """A Fault whose header names are given as keywords (``retry_after`` -> ``retry-after``)."""
+    return Fault(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def text_parts(content: Any, kinds: tuple[str, ...] = ("text",)) -> list[str]:
+    """The texts of a message's content: a string, or parts ``{"type": kind, "text": ...}``."""
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list):
+        return []
+    return [
+        str(part.get("text", ""))
+        for part in content
+        if isinstance(part, dict) and part.get("type") in kinds
+    ]
+
+
 @dataclass(frozen=True)
 class Recorded:
     """A request the CLI made."""

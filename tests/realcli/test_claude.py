@@ -18,7 +18,7 @@ from integration.loopd import Loopd, make_workspace
 from realcli import anthropic
 from realcli.anthropic import AnthropicProtocol, claude_env
 from realcli.clis import cli_binary
-from realcli.e2e import check_completed_run, run_to_completion
+from realcli.e2e import agent_retries, check_completed_run, run_to_completion
 from realcli.server import MockServer
 
 THROTTLE = (
@@ -57,24 +57,9 @@ def claude_loopd(
     return start
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Path:
-    """A one-task workspace: the failure cases need only the first step."""
-    return make_workspace(tmp_path, tasks=1, name="small")
-
-
 def start_run(daemon: Loopd, workspace: Path, **config: Any) -> dict[str, Any]:
     config = {"model": "opus", "run_naming_mode": "spec_slug", "reviewer": False, **config}
     return daemon.create_run(workspace, agent="claude", **config)
-
-
-def retries_of(daemon: Loopd, run_id: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The AGENT_RETRY events: (the payloads of claude retrying the API on its own, the
-    reasons of our loop retrying the step)."""
-    payloads = [e["payload"] for e in daemon.events(run_id) if e["event_type"] == "AGENT_RETRY"]
-    ours = ("transient:", "crash:", "timeout:")
-    cli = [p for p in payloads if not str(p["reason"]).startswith(ours)]
-    return cli, [str(p["reason"]) for p in payloads if str(p["reason"]).startswith(ours)]
 
 
 def event_types(daemon: Loopd, run_id: str) -> list[str]:
@@ -99,7 +84,7 @@ def test_a_throttle_claude_retries_away_completes_and_shows_its_retries(
     anthropic_api.fail(anthropic.rate_limited(retry_after=1), times=2)
     run = start_run(daemon, small)
     daemon.wait_status(run["id"], "COMPLETED", timeout=90)
-    cli, ours = retries_of(daemon, run["id"])
+    cli, ours = agent_retries(daemon, run["id"])
     assert ours == []
     # the CLI's system/api_retry events, one AGENT_RETRY each: its attempt, error, retry-after
     assert [(p["attempt"], p["reason"]) for p in cli] == [
@@ -136,7 +121,7 @@ def test_a_throttle_claude_gave_up_on_is_retried_by_the_loop_never_held(
     done = daemon.wait_status(run["id"], "COMPLETED", "PAUSED", timeout=90)
     print(f"claude 429 gave up: {time.monotonic() - started:.1f} s")
     assert done["status"] == "COMPLETED", done["reason"]
-    cli, ours = retries_of(daemon, run["id"])
+    cli, ours = agent_retries(daemon, run["id"])
     assert cli == [] and len(ours) == 2
     assert all(r.startswith(f"transient: {THROTTLE}") for r in ours), ours
     types = event_types(daemon, run["id"])
@@ -157,7 +142,7 @@ def test_a_subscriptions_throttle_is_retried_not_held(
     run = start_run(daemon, small, agent_retries=0, agent_retry_backoff_sec=0.01)
     done = daemon.wait_status(run["id"], "COMPLETED", "PAUSED", timeout=90)
     assert done["status"] == "COMPLETED", done["reason"]
-    assert retries_of(daemon, run["id"])[1] == [f"transient: {SUBSCRIPTION_THROTTLE}"]
+    assert agent_retries(daemon, run["id"])[1] == [f"transient: {SUBSCRIPTION_THROTTLE}"]
     assert "RUN_PAUSED" not in event_types(daemon, run["id"])
 
 
@@ -195,7 +180,7 @@ def test_an_invalid_api_key_fails_the_run_at_once(
     seconds = time.monotonic() - started
     print(f"claude 401: {seconds:.1f} s")
     assert "Invalid API key · Fix external API key" in done["reason"]
-    assert retries_of(daemon, run["id"]) == ([], [])  # permanent: retried by no one
+    assert agent_retries(daemon, run["id"]) == ([], [])  # permanent: retried by no one
     assert len(anthropic_api.model_requests()) == 1
     assert seconds < 20
 
@@ -207,7 +192,7 @@ def test_overloaded_twice_claude_retries_away_completes(
     anthropic_api.fail(anthropic.overloaded(), times=2)
     run = start_run(daemon, small)
     daemon.wait_status(run["id"], "COMPLETED", timeout=90)
-    cli, ours = retries_of(daemon, run["id"])
+    cli, ours = agent_retries(daemon, run["id"])
     assert ours == []
     assert [(p["attempt"], p["reason"]) for p in cli] == [
         (1, "529 overloaded"),
@@ -230,6 +215,6 @@ def test_as_root_without_is_sandbox_the_run_fails_at_once_with_the_clis_words(
     seconds = time.monotonic() - started
     print(f"claude as root: {seconds:.1f} s")
     assert ROOT_REFUSAL in done["reason"]
-    assert retries_of(daemon, run["id"]) == ([], [])
+    assert agent_retries(daemon, run["id"]) == ([], [])
     assert anthropic_api.model_requests() == []
     assert seconds < 10

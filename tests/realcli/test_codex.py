@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from integration.loopd import Loopd, make_workspace
+from integration.loopd import Loopd
 from realcli import openai_responses as openai
-from realcli.e2e import check_completed_run, run_to_completion
+from realcli.e2e import agent_retries, check_completed_run, run_to_completion
 from realcli.openai_responses import ResponsesProtocol, codex_env
 from realcli.server import MockServer
 
@@ -45,12 +45,6 @@ def codex_loopd(
     return start
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Path:
-    """A one-task workspace: the failure cases need only the first step."""
-    return make_workspace(tmp_path, tasks=1, name="small")
-
-
 def start_run(daemon: Loopd, workspace: Path, **config: Any) -> dict[str, Any]:
     config = {"model": "opus", "run_naming_mode": "spec_slug", "reviewer": False, **config}
     return daemon.create_run(workspace, agent="codex", **config)
@@ -58,13 +52,8 @@ def start_run(daemon: Loopd, workspace: Path, **config: Any) -> dict[str, Any]:
 
 def retries_of(daemon: Loopd, run_id: str) -> tuple[list[str], list[str]]:
     """The AGENT_RETRY reasons: (codex retrying on its own, our loop retrying the step)."""
-    reasons = [
-        str(e["payload"]["reason"])
-        for e in daemon.events(run_id)
-        if e["event_type"] == "AGENT_RETRY"
-    ]
-    ours = [r for r in reasons if r.startswith(("transient:", "crash:", "timeout:"))]
-    return [r for r in reasons if r not in ours], ours
+    cli, ours = agent_retries(daemon, run_id)
+    return [str(p["reason"]) for p in cli], ours
 
 
 def test_codex_carries_a_reviewed_verified_merged_loop(

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from integration.loopd import Loopd, make_workspace
+from integration.loopd import Loopd
 from realcli import gemini_api as gemini
-from realcli.e2e import check_completed_run, run_to_completion
+from realcli.e2e import agent_retries, check_completed_run, run_to_completion
 from realcli.gemini_api import GeminiProtocol, gemini_env, is_utility_request, model_of
 from realcli.server import MockServer
 
@@ -54,12 +54,6 @@ def gemini_loopd(
     return start
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Path:
-    """A one-task workspace: the failure cases need only the first step."""
-    return make_workspace(tmp_path, tasks=1, name="small")
-
-
 def start_run(daemon: Loopd, workspace: Path, **config: Any) -> dict[str, Any]:
     config = {
         "model": "opus",
@@ -69,20 +63,6 @@ def start_run(daemon: Loopd, workspace: Path, **config: Any) -> dict[str, Any]:
         **config,
     }
     return daemon.create_run(workspace, agent="gemini", **config)
-
-
-def retries_of(daemon: Loopd, run_id: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The AGENT_RETRY payloads of the CLI retrying on its own, and the reasons of our loop
-    retrying the step."""
-    payloads = [
-        e["payload"] for e in daemon.stored_events(run_id) if e["event_type"] == "AGENT_RETRY"
-    ]
-    ours = [
-        str(p["reason"])
-        for p in payloads
-        if str(p["reason"]).startswith(("transient:", "crash:", "timeout:"))
-    ]
-    return [p for p in payloads if str(p["reason"]) not in ours], ours
 
 
 def turn_models(server: MockServer) -> set[str | None]:
@@ -132,7 +112,7 @@ def test_an_untrusted_folder_fails_the_run_at_once_with_the_clis_words(
     run = start_run(daemon, small, agent_retries=2, agent_retry_backoff_sec=0.01)
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     assert done["reason"].startswith(UNTRUSTED), done["reason"]
-    assert retries_of(daemon, run["id"]) == ([], [])  # permanent: never retried
+    assert agent_retries(daemon, run["id"]) == ([], [])  # permanent: never retried
     assert api.model_requests() == []
 
 
@@ -146,7 +126,7 @@ def test_an_invalid_api_key_fails_the_run_at_once(
     assert done["reason"].startswith("[API Error: "), done["reason"]
     assert "API key not valid. Please pass a valid API key." in done["reason"]
     assert done["iteration"] == 1
-    assert retries_of(daemon, run["id"]) == ([], [])
+    assert agent_retries(daemon, run["id"]) == ([], [])
     assert len(api.model_requests()) == 1  # a 400 is not retried, by the CLI nor by us
 
 
@@ -158,7 +138,7 @@ def test_an_unknown_model_fails_the_run_at_once(
     run = start_run(daemon, small, gemini_model="gemini-9-ultra", agent_retries=2)
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     assert done["reason"].startswith("[API Error: models/gemini-9-ultra is not found")
-    assert retries_of(daemon, run["id"]) == ([], [])
+    assert agent_retries(daemon, run["id"]) == ([], [])
     assert len(api.model_requests()) == 1
 
 
@@ -202,7 +182,7 @@ def test_a_throttle_the_cli_gives_up_is_transient_and_retried_by_the_loop(
     api.fail(gemini.rate_limited(retry_delay="1s"), times=1)
     run = start_run(daemon, small, agent_retries=0, agent_retry_backoff_sec=0.01)
     daemon.wait_status(run["id"], "COMPLETED", timeout=60)
-    cli, ours = retries_of(daemon, run["id"])
+    cli, ours = agent_retries(daemon, run["id"])
     assert cli == []
     assert len(ours) == 1 and ours[0].startswith(f"transient: [API Error: {QUOTA}")
 
@@ -219,7 +199,7 @@ def test_an_overload_the_cli_retries_away_completes_and_shows_its_retries(
     run = start_run(daemon, small)
     daemon.wait_status(run["id"], "COMPLETED", timeout=60)
     print(f"gemini 503 retried by the CLI: {time.monotonic() - started:.1f} s")
-    cli, ours = retries_of(daemon, run["id"])
+    cli, ours = agent_retries(daemon, run["id"])
     assert ours == []
     assert [(p["attempt"], p["reason"]) for p in cli] == [
         (1, "503 UNAVAILABLE: The model is overloaded. Please try again later.")

@@ -15,7 +15,7 @@ import pytest
 from integration.loopd import Loopd, git, make_workspace
 from realcli import openai_chat as openai
 from realcli.brain import COMPLETION_TOKEN
-from realcli.e2e import check_completed_run, run_to_completion
+from realcli.e2e import agent_retries, check_completed_run, run_to_completion
 from realcli.openai_chat import ChatProtocol, is_title_request, opencode_env
 from realcli.server import Fault, MockServer, Recorded
 
@@ -46,12 +46,6 @@ def opencode_loopd(
     return start
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Path:
-    """A one-task workspace: most cases need only the first step."""
-    return make_workspace(tmp_path, tasks=1, name="small")
-
-
 def start_run(daemon: Loopd, workspace: Path, **config: Any) -> dict[str, Any]:
     config = {"model": "opus", "run_naming_mode": "spec_slug", "reviewer": False, **config}
     return daemon.create_run(workspace, agent="opencode", **config)
@@ -71,14 +65,6 @@ def first_prompts(server: MockServer) -> list[str]:
         ):
             prompts.append(next(str(m["content"]) for m in messages if m["role"] == "user"))
     return prompts
-
-
-def retries_of(daemon: Loopd, run_id: str) -> list[str]:
-    return [
-        str(e["payload"]["reason"])
-        for e in daemon.events(run_id)
-        if e["event_type"] == "AGENT_RETRY"
-    ]
 
 
 def models_asked(server: MockServer) -> set[str]:
@@ -175,7 +161,7 @@ def test_an_invalid_api_key_fails_the_run_at_once_with_the_providers_message(
     print(f"opencode 401: {time.monotonic() - started:.1f} s")
     assert done["reason"] == openai.invalid_api_key().body["error"]["message"]
     assert done["iteration"] == 1
-    assert retries_of(daemon, run["id"]) == []  # permanent: never retried, retries or not
+    assert agent_retries(daemon, run["id"])[1] == []  # permanent: never retried, retries or not
     assert len(chat.model_requests()) == 1  # nor by opencode
 
 
@@ -200,5 +186,5 @@ def test_a_failure_opencode_retries_away_completes(
     assert [r.faulted for r in requests[: times + 1]] == [True] * times + [False]
     # the work's own request was the one retried (opencode asks no title: --title)
     assert not any(is_title_request(r.body) for r in requests)
-    assert retries_of(daemon, run["id"]) == []  # opencode's own retries, not the loop's
+    assert agent_retries(daemon, run["id"])[1] == []  # opencode's own retries, not the loop's
     assert COMPLETION_TOKEN in (run_dir(small, run) / "iter-01.log").read_text()
