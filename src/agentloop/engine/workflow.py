@@ -130,12 +130,7 @@ def _run_loop(run_id: str, iteration: int) -> Outcome:
     if prepared.get("experiment"):
         return _experiment_loop(run_id, iteration)
     while True:
-        impl = implementation_step(run_id, iteration)
-        if impl.get("usage_limit"):
-            waited = _wait_out_limit(run_id, impl)
-            if waited.get("stop"):
-                return waited
-            continue
+        impl = _implement(run_id, iteration)
         if impl.get("stop") or impl.get("failed"):
             return _as_outcome(impl)
         last = impl
@@ -170,12 +165,7 @@ def _experiment_loop(run_id: str, iteration: int) -> Outcome:
     if started.get("stop") or started.get("failed"):
         return _as_outcome(started)
     while True:
-        impl = implementation_step(run_id, iteration)
-        if impl.get("usage_limit"):
-            waited = _wait_out_limit(run_id, impl)
-            if waited.get("stop"):
-                return waited
-            continue
+        impl = _implement(run_id, iteration)
         if impl.get("stop") or impl.get("failed"):
             return _as_outcome(impl)
         if impl.get("verify"):
@@ -192,6 +182,18 @@ def _experiment_loop(run_id: str, iteration: int) -> Outcome:
                 "merge": bool(decision.get("merge")),
             }
         iteration += 1
+
+
+def _implement(run_id: str, iteration: int) -> Outcome:
+    """The iteration's implementation step, run again after each usage-limit wait (or the
+    switch to a fallback agent); a stopped wait's outcome ends the run."""
+    while True:
+        impl = implementation_step(run_id, iteration)
+        if not impl.get("usage_limit"):
+            return impl
+        waited = _wait_out_limit(run_id, impl)
+        if waited.get("stop"):
+            return waited
 
 
 def _as_outcome(result: Outcome) -> Outcome:
