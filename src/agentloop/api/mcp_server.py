@@ -25,8 +25,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agentloop import __version__
 from agentloop.api.routes_notes import NoteAnswer, check_note
+from agentloop.api.routes_runs import parse_statuses
 from agentloop.api.schemas import ConfigValue, CreateRun, RunEnvelope, RunList
-from agentloop.core.errors import AgentloopError, InvalidInput
+from agentloop.core.errors import AgentloopError
 from agentloop.core.models import OutputLine, Run
 from agentloop.core.types import RunStatus
 from agentloop.engine import admission, control
@@ -74,19 +75,6 @@ def _run_json(run: Run) -> JsonObject:
     return RunEnvelope(run=run).model_dump(mode="json")
 
 
-def _parse_statuses(raw: str | None) -> list[RunStatus] | None:
-    if not raw:
-        return None
-    found = []
-    for part in raw.split(","):
-        try:
-            found.append(RunStatus(part.strip().upper()))
-        except ValueError as exc:
-            allowed = ", ".join(s.value for s in RunStatus)
-            raise InvalidInput(f"status {part.strip()!r}: expected one of {allowed}") from exc
-    return found
-
-
 def create_mcp_server(runtime: Runtime) -> MCPServer[Any]:
     """The MCP server with loopd's tools, bound to ``runtime``."""
     server: MCPServer[Any] = MCPServer(
@@ -113,7 +101,7 @@ def create_mcp_server(runtime: Runtime) -> MCPServer[Any]:
         """Runs, newest first, and how many match the filters."""
         with _as_tool_errors():
             runs, total = store.list_runs(
-                workspace_root=workspace_root, status=_parse_statuses(status), limit=limit
+                workspace_root=workspace_root, status=parse_statuses(status), limit=limit
             )
             return RunList(runs=runs, total=total).model_dump(mode="json")
 

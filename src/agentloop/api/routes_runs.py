@@ -55,14 +55,15 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RunList:
-    statuses = _parse_statuses(status)
+    statuses = parse_statuses(status)
     runs, total = runtime_of(request).store.list_runs(
         workspace_root=workspace_root, status=statuses, limit=limit, offset=offset
     )
     return RunList(runs=runs, total=total)
 
 
-def _parse_statuses(raw: str | None) -> list[RunStatus] | None:
+def parse_statuses(raw: str | None) -> list[RunStatus] | None:
+    """``status=RUNNING,PAUSED`` of ``GET /runs`` (and MCP's list_runs); 400 on a bad word."""
     if not raw:
         return None
     found = []
@@ -71,7 +72,7 @@ def _parse_statuses(raw: str | None) -> list[RunStatus] | None:
             found.append(RunStatus(part.strip().upper()))
         except ValueError as exc:
             allowed = ", ".join(s.value for s in RunStatus)
-            raise InvalidInput(f"status {part!r}: expected one of {allowed}") from exc
+            raise InvalidInput(f"status {part.strip()!r}: expected one of {allowed}") from exc
     return found
 
 
