@@ -70,6 +70,9 @@ class ShellCall:
 
     command: str
     description: str = "Work on the plan"
+    # how long the CLI's tool is asked to wait for the command before it reports back
+    # (codex's exec_command returns a still-running command's output after 10 s otherwise)
+    wait_sec: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Brain:
         if tool_results:
             return Answer(answer_from(tool_results[-1]))
         if command is not None:
-            return ShellCall(command, "Run the long command")
+            return ShellCall(command, "Run the long command", wait_sec=300)
         kind = prompt_kind(prompt)
         plan = plan_path(prompt)
         if kind == "other" or plan is None:

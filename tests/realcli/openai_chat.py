@@ -26,6 +26,7 @@ from realcli.brain import Action, Answer, ShellCall
 from realcli.clis import cli_binary
 from realcli.openai_errors import (  # noqa: F401  (the tests' fault builders)
     error,
+    insufficient_quota,
     invalid_api_key,
     rate_limited,
     server_error,

@@ -76,12 +76,15 @@ class ResponsesProtocol:
                 "content": [{"type": "output_text", "text": action.text, "annotations": []}],
             }
         else:
+            arguments: dict[str, Any] = {"cmd": action.command}
+            if action.wait_sec is not None:
+                arguments["yield_time_ms"] = int(action.wait_sec * 1000)
             item = {
                 "type": "function_call",
                 "id": f"fc_mock{n:06d}",
                 "call_id": f"call_mock{n:06d}",
                 "name": "exec_command",
-                "arguments": json.dumps({"cmd": action.command}),
+                "arguments": json.dumps(arguments),
                 "status": "completed",
             }
         out.event({"type": "response.output_item.done", "item": item}, "response.output_item.done")

@@ -186,5 +186,43 @@ def test_a_failure_opencode_retries_away_completes(
     assert [r.faulted for r in requests[: times + 1]] == [True] * times + [False]
     # the work's own request was the one retried (opencode asks no title: --title)
     assert not any(is_title_request(r.body) for r in requests)
-    assert agent_retries(daemon, run["id"])[1] == []  # opencode's own retries, not the loop's
+    cli, ours = agent_retries(daemon, run["id"])
+    assert ours == []  # opencode's own retries, not the loop's, shown as they happen
+    assert [p["attempt"] for p in cli] == list(range(1, times + 1))
+    assert all(p["reason"] == fault.body["error"]["message"] for p in cli)
     assert COMPLETION_TOKEN in (run_dir(small, run) / "iter-01.log").read_text()
+
+
+def test_an_unknown_model_fails_the_run_at_once_naming_the_model(
+    opencode_loopd: Callable[..., Loopd], small: Path, chat: MockServer
+) -> None:
+    # opencode's error event says only "UnknownError: Unexpected server error"; its log
+    # (--print-logs --log-level ERROR) says which model it did not find
+    daemon = opencode_loopd()
+    run = start_run(daemon, small, opencode_model="nowhere/no-model", agent_retries=2)
+    done = daemon.wait_status(run["id"], "FAILED", timeout=60)
+    assert (
+        done["reason"] == "opencode: ProviderModelNotFoundError: Model not found: nowhere/no-model."
+    )
+    assert agent_retries(daemon, run["id"]) == ([], [])  # permanent: never retried
+    assert chat.model_requests() == []
+    log = (run_dir(small, run) / "iter-01.log").read_text()
+    assert "Model not found: nowhere/no-model" in log
+    assert "    at " not in log  # the message, not opencode's stack trace
+
+
+def test_an_exhausted_quota_ends_opencode_at_once_as_permanent(
+    opencode_loopd: Callable[..., Loopd], small: Path, chat: MockServer
+) -> None:
+    # opencode retries an insufficient_quota 429 on its own, for ever: the run must not wait
+    # for the step's timeout
+    daemon = opencode_loopd()
+    chat.fail(openai.insufficient_quota(), times=100)
+    started = time.monotonic()
+    run = start_run(daemon, small, agent_retries=2, agent_timeout_sec=120)
+    done = daemon.wait_status(run["id"], "FAILED", timeout=60)
+    print(f"opencode insufficient_quota: {time.monotonic() - started:.1f} s")
+    message = openai.insufficient_quota().body["error"]["message"]
+    assert done["reason"] == f"opencode: {message}"
+    assert agent_retries(daemon, run["id"]) == ([], [])
+    assert len(chat.model_requests()) == 1

@@ -4,10 +4,12 @@ An adapter supplies a :class:`Transcript` subclass that reads the CLI's stdout/s
 (its protocol) and notes what they mean: the answer, usage, and any failure it reported.
 :meth:`Transcript.result` then applies one precedence for every adapter:
 
-    cancelled > usage_limit > permanent > timeout > transient > crash > success
+    cancelled > resume_failed > usage_limit > permanent > timeout > transient > crash > success
 
 (what the agent said about its account or credentials outranks the timeout that may follow
-it; a transient error only counts when the CLI gave up on it).
+it; a transient error only counts when the CLI gave up on it). A CLI asked to resume a
+session that ended without having opened it (:meth:`Transcript.note_session` never called)
+did not find the session: ``resume_failed``, so the engine starts the step over.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import math
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -47,6 +50,9 @@ class CountingSink:
     def started(self, pid: int, pgid: int, start_time: float) -> None:
         self.sink.started(pid, pgid, start_time)
 
+    def session(self, session_id: str) -> None:
+        self.sink.session(session_id)
+
 
 class Transcript:
     """The protocol-level facts of one CLI run; subclasses parse their CLI's lines."""
@@ -57,6 +63,7 @@ class Transcript:
         self.sink = CountingSink(sink)
         self.final_text = ""
         self.session_id: str | None = None
+        self.session_opened = False  # the CLI said it opened (or resumed) its session
         self.turns: int | None = None
         self.tokens_in = 0
         self.tokens_out = 0
@@ -70,6 +77,7 @@ class Transcript:
         self.transient: str | None = None
         self.error: str | None = None
         self.stderr_tail: deque[str] = deque(maxlen=50)
+        self.gave_up = threading.Event()  # set: stop the CLI, self.permanent says why
 
     # -- reading: JSON lines go to event(), other lines to plain()
 
@@ -107,9 +115,24 @@ class Transcript:
         if resume_at is not None and self.resume_at is None:
             self.resume_at = resume_at
 
+    def note_session(self, session_id: str) -> None:
+        """The CLI opened its session ``session_id`` (its first protocol event says so):
+        reported to the sink at once, as a step interrupted later resumes it."""
+        if self.session_opened and session_id == self.session_id:
+            return
+        self.session_opened = True
+        self.session_id = session_id
+        self.sink.session(session_id)
+
     def note_permanent(self, message: str) -> None:
         if self.permanent is None:
             self.permanent = message
+
+    def give_up(self, message: str) -> None:
+        """End the run now as a permanent failure: the CLI keeps retrying what cannot
+        succeed (and would only stop at the step's timeout)."""
+        self.note_permanent(message)
+        self.gave_up.set()
 
     def output_text(self, text: str) -> None:
         for line in text.splitlines():
@@ -140,8 +163,10 @@ class Transcript:
         )
 
     def _failure(self, proc: ProcessResult, request: AgentRequest) -> tuple[Failure | None, str]:
-        if proc.cancelled:
+        if proc.cancelled and not self.gave_up.is_set():
             return Failure.CANCELLED, "cancelled"
+        if request.resume_session and not self.session_opened and not proc.timed_out:
+            return Failure.RESUME_FAILED, self._resume_message(proc, request.resume_session)
         if self.limit_hit:
             return Failure.USAGE_LIMIT, self.limit_message or f"{self.agent}: usage limit reached"
         if self.permanent is not None:
@@ -153,6 +178,16 @@ class Transcript:
         if self.is_error or proc.exit_code != 0 or not self.completed:
             return Failure.CRASH, self._crash_message(proc)
         return None, ""
+
+    def _resume_message(self, proc: ProcessResult, session_id: str) -> str:
+        """Why the CLI did not resume ``session_id``: its own words naming the session ("No
+        conversation found with session ID: <id>"), else saying what was not found
+        ("Session not found")."""
+        lines = [line.strip() for line in (self.error or "", *self.stderr_tail)]
+        said = next((line for line in lines if session_id in line), "") or next(
+            (line for line in lines if _NOT_FOUND.search(line)), ""
+        )
+        return said or f"session {session_id}: {self._crash_message(proc)}"
 
     def _crash_message(self, proc: ProcessResult) -> str:
         if self.error:
@@ -168,6 +203,9 @@ _CONTROL = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?"
     r"|[\x00-\x08\x0a-\x1f\x7f]"
 )
+
+
+_NOT_FOUND = re.compile(r"not found|no \w+ found|invalid|unknown", re.I)
 
 
 def plain_text(line: str) -> str:
@@ -219,6 +257,7 @@ def run_cli(
         merge_stderr=False,
         owner=request.run_id or None,
         cancel=request.cancel,
+        give_up=transcript.gave_up,
         on_start=lambda h: sink.started(h.pid, h.pgid, h.start_time),
     )
     transcript.finish(proc)

@@ -7,8 +7,9 @@ that cannot be started (:class:`~agentloop.core.errors.ProcessError`).
 
 While it runs, the agent reports to an :class:`AgentSink`: human-readable output lines (the
 engine writes ``iter-NN.log`` and publishes them live), raw protocol lines (for
-``iter-NN.events.jsonl``), the CLI's own internal retries, and the process it started (so
-the engine can record the process group and find it again after a restart).
+``iter-NN.events.jsonl``), the CLI's own internal retries, the process it started (so
+the engine can record the process group and find it again after a restart), and the CLI's
+own session id (so an interrupted step can resume that session, SPEC 18).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Failure(StrEnum):
     TIMEOUT = "timeout"  # ran past its timeout, group killed, exit code 124
     CRASH = "crash"  # exited without a result (or with an unexplained error)
     CANCELLED = "cancelled"  # stopped by pause/cancel
+    RESUME_FAILED = "resume_failed"  # the session to resume was not found: start over
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class AgentRequest:
     """One agent invocation. ``env`` is the child's whole environment (the engine builds
     it); ``timeout_sec`` 0 means none; ``run_id`` is the owner key under which the process
     group is registered for :func:`~agentloop.agents.process.kill_owner`; ``extra`` holds
-    adapter options (``bin``, ``agent_cmd``, ``permission_mode``)."""
+    adapter options (``bin``, ``agent_cmd``, ``permission_mode``). ``resume_session``: the
+    CLI session to continue (``prompt`` is then the next user message in it); when the CLI
+    cannot find it, the result fails with :attr:`Failure.RESUME_FAILED`."""
 
     prompt: str
     model: str = ""
@@ -72,6 +76,7 @@ class AgentRequest:
     iteration: int = 1
     cancel: threading.Event | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    resume_session: str | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -141,6 +146,9 @@ class AgentSink(Protocol):
     def started(self, pid: int, pgid: int, start_time: float) -> None:
         """The agent process started (start_time: epoch seconds from /proc)."""
 
+    def session(self, session_id: str) -> None:
+        """The CLI opened (or resumed) its session ``session_id``."""
+
 
 @runtime_checkable
 class Agent(Protocol):
@@ -168,6 +176,9 @@ class NullSink:
     def started(self, pid: int, pgid: int, start_time: float) -> None:
         pass
 
+    def session(self, session_id: str) -> None:
+        pass
+
 
 @dataclass(frozen=True)
 class RetryNotice:
@@ -185,6 +196,7 @@ class MemorySink:
         self.events: list[str] = []
         self.retries: list[RetryNotice] = []
         self.processes: list[tuple[int, int, float]] = []
+        self.sessions: list[str] = []
 
     def output(self, line: str) -> None:
         self.lines.append(line)
@@ -199,6 +211,9 @@ class MemorySink:
 
     def started(self, pid: int, pgid: int, start_time: float) -> None:
         self.processes.append((pid, pgid, start_time))
+
+    def session(self, session_id: str) -> None:
+        self.sessions.append(session_id)
 
 
 class FileSink:
@@ -235,6 +250,9 @@ class FileSink:
         self.output(f"[retry] agent retrying the API, attempt {attempt}/{total}: {reason}")
 
     def started(self, pid: int, pgid: int, start_time: float) -> None:
+        pass
+
+    def session(self, session_id: str) -> None:
         pass
 
     def close(self) -> None:

@@ -3,8 +3,10 @@
 Reads the stream-json protocol (shapes from real Claude Code 2.1.197 transcripts, see
 ``tests/standins/fixtures/claude-2.1.197``):
 
-- ``system/init``: the session id. ``system/api_retry``: the CLI retrying the API on its
-  own, reported to ``sink.retry`` (we rely on our timeout, never on its give-up).
+- ``system/init``: the session id (``--resume <id>`` continues that session, under the
+  same id; an unknown id ends the run before any ``system/init``: "No conversation found
+  with session ID"). ``system/api_retry``: the CLI retrying the API on its own, reported to
+  ``sink.retry`` (we rely on our timeout, never on its give-up).
 - ``assistant``: text blocks are the output (tool calls get a one-line summary);
   ``stream_event`` wrappers (``--include-partial-messages``) are unwrapped, their text
   deltas streamed line by line, and the assistant message repeating them is not printed
@@ -80,6 +82,8 @@ def claude_command(binary: str, request: AgentRequest) -> list[str]:
     """The argv for one run: bypass permissions unless ``extra['permission_mode']`` names
     another mode."""
     argv = [binary, "-p", "--output-format", "stream-json", "--verbose"]
+    if request.resume_session:
+        argv += ["--resume", request.resume_session]
     if request.model:
         argv += ["--model", request.model]
     mode = request.extra.get("permission_mode", "")
@@ -140,6 +144,8 @@ class ClaudeTranscript(Transcript):
             self._result(event)
 
     def _system(self, event: dict[str, Any]) -> None:
+        if event.get("subtype") == "init" and isinstance(event.get("session_id"), str):
+            self.note_session(event["session_id"])
         if event.get("subtype") != "api_retry":
             return
         attempt = as_count(event.get("attempt"))

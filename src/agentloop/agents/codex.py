@@ -5,6 +5,10 @@ the worktree and commit (a worktree's git dir lives outside it), so the adapter 
 ``--dangerously-bypass-approvals-and-sandbox`` unless ``extra['sandbox']`` names a codex
 sandbox mode (``read-only``, ``workspace-write``...), given as ``--sandbox <mode>``.
 
+Resuming a session: ``codex exec ... resume <thread id> -`` (the exec options stay before
+``resume``); the thread keeps its id, and an unknown one ends codex at once with nothing on
+stdout ("thread/resume failed: no rollout found for thread id ...").
+
 Events (``codex exec --json``; real transcripts of 0.171.0 against a mock model in
 ``fixtures/codex-0.171.0``): ``thread.started`` (session id),
 ``item.started``/``item.completed`` (``agent_message`` text is the answer; commands, file
@@ -73,6 +77,8 @@ def codex_command(binary: str, request: AgentRequest) -> list[str]:
         argv.append("--dangerously-bypass-approvals-and-sandbox")
     if request.model:
         argv += ["-m", request.model]
+    if request.resume_session:
+        argv += ["resume", request.resume_session]
     argv.append("-")
     return argv
 
@@ -106,7 +112,7 @@ class CodexTranscript(Transcript):
     def event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "thread.started" and isinstance(event.get("thread_id"), str):
-            self.session_id = event["thread_id"]
+            self.note_session(event["thread_id"])
         elif kind == "item.started":
             item = as_dict(event.get("item"))
             if item.get("type") == "command_execution":

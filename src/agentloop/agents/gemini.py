@@ -6,6 +6,9 @@
 in a folder the user never trusted ("Gemini CLI is not running in a trusted directory",
 exit 55), and every step runs in a fresh worktree.
 
+``--resume <session id>`` continues a session (same id); an unknown one exits 42 before
+any ``init`` ("Error resuming session: Invalid session identifier ...").
+
 Events (headless stream-json; real transcripts of 0.61.0 against a mock Gemini API in
 ``fixtures/gemini-0.61.0``): ``init`` (session id), ``message`` (assistant ``content``,
 ``delta`` chunks streamed line by line), ``tool_use``/``tool_result``, ``error`` (warnings),
@@ -95,6 +98,8 @@ _MAX_PENDING_LINES = 20
 
 def gemini_command(binary: str, request: AgentRequest) -> list[str]:
     argv = [binary, "-p", request.prompt, "--output-format", "stream-json"]
+    if request.resume_session:
+        argv += ["--resume", request.resume_session]
     if request.model:
         argv += ["-m", request.model]
     mode = request.extra.get("permission_mode", "")
@@ -141,7 +146,7 @@ class GeminiTranscript(Transcript):
         if kind == "init":
             session = event.get("session_id") or event.get("sessionId")
             if isinstance(session, str):
-                self.session_id = session
+                self.note_session(session)
         elif kind == "message" and event.get("role") == "assistant":
             self._text(str(event.get("content") or ""), bool(event.get("delta")))
         elif kind == "tool_use":

@@ -1,4 +1,5 @@
-"""opencode: ``opencode run --format json --title <title> [-m model]``, prompt on stdin.
+"""opencode: ``opencode run --format json --title <title> --print-logs --log-level ERROR
+[-m model]``, prompt on stdin.
 
 The prompt goes on stdin because opencode 1.18 quotes a positional message that contains
 spaces: the model would read ``"...\\"..."``. ``--title`` spares the session's title
@@ -19,10 +20,20 @@ Failures (``fixtures/opencode-1.18.33``): an ``error`` event (``name``, ``data.m
 ``data.statusCode``); 401/403 are permanent; 429 and 5xx are retried by opencode itself
 (silently) and reported only when it gives up: transient. opencode 1.18.33 with no
 credentials printed nothing and never exited: only the timeout stops it.
+
+What the ``error`` event leaves out (an unknown model is only ``UnknownError: Unexpected
+server error``), and the retries opencode makes in silence, are in its own log:
+``--print-logs --log-level ERROR`` puts its ERROR lines on stderr, logfmt
+(``level=ERROR ... message="stream error" ... error.error="AI_APICallError: <message>"``;
+``message=failed ... error="ProviderModelNotFoundError: Model not found: <model>."``). A
+model not found is permanent; a failed model call is a retry of the step's CLI
+(``AGENT_RETRY``), but an exhausted quota (``insufficient_quota``), which opencode would
+retry until the step's timeout, ends the CLI at once as a permanent failure.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -32,6 +43,7 @@ from agentloop.agents._cli import (
     as_dict,
     as_float,
     as_int,
+    plain_text,
     resolve_bin,
     run_cli,
 )
@@ -45,6 +57,9 @@ _LIMIT = re.compile(r"usage limit|quota exceeded|RESOURCE_EXHAUSTED", re.I)
 _PERMANENT = re.compile(
     r"auth|api key|\b401\b|\b403\b|unauthorized|model .{0,80}(?:not found|does not exist)", re.I
 )
+_EXHAUSTED_QUOTA = re.compile(r"exceeded your current quota|insufficient_quota", re.I)
+# logfmt fields of opencode's log lines: key=value or key="value with \"escapes\""
+_LOG_FIELD = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)')
 _TRANSIENT = re.compile(
     r"\b429\b|rate limit|\b5\d\d\b|overloaded|network|timed out|econnreset", re.I
 )
@@ -53,6 +68,9 @@ _TRANSIENT = re.compile(
 def opencode_command(binary: str, request: AgentRequest) -> list[str]:
     """The command line; the prompt goes on stdin."""
     argv = [binary, "run", "--format", "json", "--title", session_title(request)]
+    argv += ["--print-logs", "--log-level", "ERROR"]
+    if request.resume_session:  # an unknown id: "Error: Session not found", exit 1
+        argv += ["--session", request.resume_session]
     if request.model:
         argv += ["-m", request.model]
     return argv
@@ -77,6 +95,19 @@ class OpencodeAgent:
         return run_cli(OpencodeTranscript(sink), argv, request, stdin_text=request.prompt)
 
 
+def log_fields(line: str) -> dict[str, str]:
+    """The fields of one of opencode's logfmt log lines (quoted values unescaped)."""
+    fields = {}
+    for key, value in _LOG_FIELD.findall(line):
+        if value.startswith('"'):
+            try:
+                value = str(json.loads(value))
+            except ValueError:
+                value = value[1:-1]
+        fields[key] = value
+    return fields
+
+
 class OpencodeTranscript(Transcript):
     """Reads one ``opencode run --format json`` run; see the module docstring."""
 
@@ -85,11 +116,12 @@ class OpencodeTranscript(Transcript):
     def __init__(self, sink: AgentSink) -> None:
         super().__init__(sink)
         self._step_text: list[str] = []
+        self._retries = 0
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if isinstance(event.get("sessionID"), str):
-            self.session_id = event["sessionID"]
+            self.note_session(event["sessionID"])
         part = as_dict(event.get("part"))
         if kind == "step_start":
             self._step_text = []
@@ -104,6 +136,32 @@ class OpencodeTranscript(Transcript):
             self._step_finish(part)
         elif kind == "error":
             self._error(event.get("error"))
+
+    def on_stderr(self, line: str) -> None:
+        fields = log_fields(plain_text(line))
+        if fields.get("level") != "ERROR":
+            super().on_stderr(line)
+            return
+        what, error = fields.get("message", ""), fields.get("error.error") or fields.get("error")
+        if not error or what == "share subscriber failed":  # the same error, told twice
+            return
+        error = error.split("\n", 1)[0]
+        self.stderr_tail.append(error)
+        self.sink.output(f"[opencode] {what}: {error}")
+        if "ProviderModelNotFoundError" in error or "ModelNotFound" in error:
+            self.note_permanent(f"opencode: {error}")
+        elif what == "stream error":
+            self._model_call_failed(error.removeprefix("AI_APICallError: "))
+
+    def _model_call_failed(self, message: str) -> None:
+        if _EXHAUSTED_QUOTA.search(message):
+            self.give_up(f"opencode: {message}")
+        elif _LIMIT.search(message):
+            self.note_limit(message, parse_reset_time(message))
+            self.gave_up.set()
+        else:
+            self._retries += 1
+            self.sink.retry(self._retries, None, message, None)
 
     def _step_finish(self, part: dict[str, Any]) -> None:
         tokens = as_dict(part.get("tokens"))

@@ -284,6 +284,7 @@ def run_process(
     merge_stderr: bool = True,
     owner: str | None = None,
     cancel: threading.Event | None = None,
+    give_up: threading.Event | None = None,
     on_start: Callable[[ProcessHandle], None] | None = None,
     grace_sec: float = DEFAULT_GRACE_SEC,
     tail_lines: int = 200,
@@ -296,7 +297,9 @@ def run_process(
     their newline; invalid UTF-8 replaced; longer than ``max_line_bytes`` split) go to
     ``on_line`` (stdout, or both streams when ``merge_stderr``) and ``on_stderr_line`` as
     they arrive. ``timeout_sec`` 0 means none. ``cancel`` set, or :func:`kill_owner` for
-    ``owner``, stops the group. ``on_start`` gets the handle before any output is read.
+    ``owner``, stops the group; so does ``give_up``, set by the reader of the output when it
+    has seen enough (a CLI retrying forever what will never succeed). ``on_start`` gets the
+    handle before any output is read.
     Raises :class:`ProcessError` when the command cannot be started."""
     with watch_owner(owner) as owner_cancelled:
         if (cancel is not None and cancel.is_set()) or owner_cancelled.is_set():
@@ -318,7 +321,7 @@ def run_process(
             group,
             stdin_text=stdin_text,
             timeout_sec=timeout_sec,
-            cancels=(cancel, owner_cancelled),
+            cancels=(cancel, owner_cancelled, give_up),
             on_line=on_line,
             on_stderr_line=on_stderr_line,
             tail_lines=tail_lines,

@@ -1,4 +1,5 @@
-"""Agent adapters by name (the ``agent=`` config key): :func:`get_agent`."""
+"""Agent adapters by name (the ``agent=`` config key): :func:`get_agent`, and which of them
+resume a CLI session (:func:`resumes_sessions`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from agentloop.agents.base import Agent
 from agentloop.core.errors import ConfigError
 from agentloop.core.types import AgentName
 
-__all__ = ["get_agent"]
+__all__ = ["get_agent", "resumes_sessions"]
+
+# The CLIs that continue a session they are given (AgentRequest.resume_session, SPEC 18).
+_RESUMING = frozenset({AgentName.CLAUDE, AgentName.CODEX, AgentName.GEMINI, AgentName.OPENCODE})
+
+
+def resumes_sessions(name: str) -> bool:
+    """Whether agent ``name``'s adapter can resume its CLI's session (the others start an
+    interrupted step over)."""
+    return name in _RESUMING
 
 
 def get_agent(name: str, *, bin_overrides: Mapping[str, str] | None = None) -> Agent:

@@ -15,10 +15,12 @@ from agentloop.api.mcp_server import create_mcp_server, lifespan, mount
 from agentloop.api.routes_experiment import router as experiment_router
 from agentloop.api.routes_live import router as live_router
 from agentloop.api.routes_notes import router as notes_router
+from agentloop.api.routes_plan import router as plan_router
 from agentloop.api.routes_review import router as review_router
 from agentloop.api.routes_runs import router as runs_router
 from agentloop.api.routes_stream import router as stream_router
 from agentloop.api.routes_system import router as system_router
+from agentloop.api.routes_workspaces import router as workspaces_router
 from agentloop.engine.runtime import Runtime
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -43,6 +45,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(review_router)
     app.include_router(experiment_router)
     app.include_router(notes_router)
+    app.include_router(plan_router)
+    app.include_router(workspaces_router)
     mount(app, mcp, runtime.settings.host)
     _mount_dashboard(app)
     app.add_middleware(BearerAuth, token=runtime.settings.auth_token)

@@ -32,7 +32,6 @@ from agentloop.core.models import OutputLine, Run
 from agentloop.core.types import RunStatus
 from agentloop.engine import admission, control
 from agentloop.engine.runtime import Runtime
-from agentloop.logs import get_logger
 from agentloop.store.notes import Notes
 
 __all__ = ["MCP_PATH", "TailOutput", "create_mcp_server", "lifespan", "mount"]
@@ -137,30 +136,28 @@ def create_mcp_server(runtime: Runtime) -> MCPServer[Any]:
                 name=name,
                 merge_target_branch=merge_target_branch,
             )
-            return _run_json(admission.admit(runtime, body))
+            return _run_json(admission.admit(runtime, body.run_request()))
 
-    def _control(action: Callable[[Runtime, str], None], done: str, run_id: str) -> JsonObject:
+    def _control(action: str, run_id: str) -> JsonObject:
         with _as_tool_errors():
             run = store.resolve_run(run_id)
-            action(runtime, run.id)
-            runtime.wake_queue()  # a resume enqueued the run again
-            get_logger(run_id=run.id).info(f"run {done}", action=action.__name__, via="mcp")
+            control.apply(runtime, run.id, action, via="mcp")
             return _run_json(store.get_run(run.id))
 
     @server.tool()
     def pause_run(run_id: RunRef) -> JsonObject:
         """Pause a pending or running run (its agent stops; resume continues it)."""
-        return _control(control.pause, "paused", run_id)
+        return _control("pause", run_id)
 
     @server.tool()
     def resume_run(run_id: RunRef) -> JsonObject:
         """Resume a paused run."""
-        return _control(control.resume, "resumed", run_id)
+        return _control("resume", run_id)
 
     @server.tool()
     def cancel_run(run_id: RunRef) -> JsonObject:
         """Cancel a run for good."""
-        return _control(control.cancel, "canceled", run_id)
+        return _control("cancel", run_id)
 
     @server.tool()
     def add_note(

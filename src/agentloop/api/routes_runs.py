@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -23,7 +24,6 @@ from agentloop.api.schemas import (
 from agentloop.core.errors import InvalidInput
 from agentloop.core.types import RunStatus
 from agentloop.engine import admission, control, review, worktree_removal
-from agentloop.logs import get_logger
 
 router = APIRouter(tags=["runs"])
 
@@ -43,7 +43,7 @@ MAX_OFFSET = 2**63 - 1
 
 @router.post("/runs", status_code=201, response_model=RunEnvelope, responses=_ERRORS)
 def create_run(body: CreateRun, request: Request) -> RunEnvelope:
-    run = admission.admit(runtime_of(request), body)
+    run = admission.admit(runtime_of(request), body.run_request())
     return RunEnvelope(run=run)
 
 
@@ -95,30 +95,18 @@ def get_artifacts(run_id: str, request: Request) -> ArtifactList:
     return ArtifactList(artifacts=store.list_artifacts(run.id))
 
 
-_DONE = {
-    "pause": "paused",
-    "resume": "resumed",
-    "cancel": "canceled",
-    "retry": "retried",
-    "reset": "reset",
-}
-
-
-def _control(action: str):  # type: ignore[no-untyped-def]
+def _control(action: str) -> Callable[[str, Request], Response]:
     def handler(run_id: str, request: Request) -> Response:
         runtime = runtime_of(request)
         run = runtime.store.resolve_run(run_id)
-        getattr(control, action)(runtime, run.id)
-        runtime.wake_queue()  # a resume, retry or reset enqueued the run again
-        # A control call is an INFO line (SPEC 17); DBOS's own cancel noise is filtered out.
-        get_logger(run_id=run.id).info(f"run {_DONE[action]}", action=action)
+        control.apply(runtime, run.id, action)
         return Response(status_code=204)
 
     handler.__name__ = f"{action}_run"
     return handler
 
 
-for _action in ("pause", "resume", "cancel", "retry", "reset"):
+for _action in control.ACTIONS:
     router.add_api_route(
         f"/runs/{{run_id}}/{_action}",
         _control(_action),

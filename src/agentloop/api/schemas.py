@@ -7,9 +7,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentloop.core.models import Artifact, Run, Step
+from agentloop.core.run_request import RunRequest
 from agentloop.core.types import MergeStrategy, NameSource, WorktreeProviderName
 
 ConfigValue = str | int | float | bool | list[str] | None
+_TOP_LEVEL_CONFIG = (
+    "base_branch",
+    "run_branch_prefix",
+    "merge_target_branch",
+    "merge_strategy",
+    "worktree_path_template",
+    "worktree_provider",
+)
 
 
 class CreateRun(BaseModel):
@@ -56,6 +65,25 @@ class CreateRun(BaseModel):
 
     def extra_fields(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    def run_request(self) -> RunRequest:
+        """This body as admission takes it: the top-level config fields given join
+        ``config_override`` (and win over it)."""
+        overrides: dict[str, Any] = dict(self.override_map())
+        for key in _TOP_LEVEL_CONFIG:
+            value = getattr(self, key)
+            if value is not None:
+                overrides[key] = value.value if hasattr(value, "value") else value
+        return RunRequest(
+            workspace_root=self.workspace_root,
+            spec_path=self.spec_path,
+            plan_path=self.plan_path,
+            config_path=self.config_path,
+            name=self.name,
+            name_source=self.name_source,
+            overrides=overrides,
+            extra_fields=self.extra_fields(),
+        )
 
 
 class RunEnvelope(BaseModel):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from agentloop.artifacts.layout import REPORT
 from agentloop.artifacts.writer import ArtifactWriter
+from agentloop.core.clock import rfc3339_to_ms
 from agentloop.core.errors import ArtifactError
 from agentloop.core.models import Artifact, Event, Step
 from agentloop.core.types import EventType
-from agentloop.store.rows import rfc3339_to_ms
 
 REPORT_COLUMNS = (
     "timestamp_ms", "kind", "iteration", "duration_ms", "exit_code", "output_bytes",

@@ -21,8 +21,8 @@ from typing import Any
 
 from agentloop.artifacts.layout import RUN_LOG
 from agentloop.artifacts.writer import ArtifactWriter
+from agentloop.core.clock import ms_to_rfc3339
 from agentloop.core.models import Artifact, Event
-from agentloop.store.rows import ms_to_rfc3339
 
 _NOT_SHOWN = frozenset({"step_id", "output_path"})  # the step's header says enough
 _VALUE_LIMIT = 160

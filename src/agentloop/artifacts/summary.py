@@ -12,9 +12,9 @@ from typing import Any
 
 from agentloop.artifacts.layout import PROMPT, REPORT, RUN_LOG, SUMMARY, RunDir, iter_log, iter_tail
 from agentloop.artifacts.writer import ArtifactWriter
+from agentloop.core.clock import rfc3339_to_ms
 from agentloop.core.models import Artifact, Run, Step
 from agentloop.core.types import Phase, RunStatus, StepStatus
-from agentloop.store.rows import rfc3339_to_ms
 
 SUMMARY_FIELDS = (
     "run_id", "start_ms", "end_ms", "total_duration_ms", "iterations_run",

@@ -15,18 +15,40 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from agentloop.artifacts.layout import RunDir, kind_of
 from agentloop.core.errors import ArtifactError
 from agentloop.core.models import Artifact
-from agentloop.store.repository import Store
+from agentloop.core.types import ArtifactLocation
 
 TAIL_LINES = 200
 _CHUNK = 1 << 16
+
+
+class ArtifactIndex(Protocol):
+    """Where a run's files are indexed: the store, seen only through what indexing needs."""
+
+    def transaction(self, operation: str = ...) -> AbstractContextManager[Any]:
+        """One write transaction; its connection goes to :meth:`index_artifact`."""
+        ...
+
+    def index_artifact(
+        self,
+        run_id: str,
+        kind: str,
+        location: ArtifactLocation,
+        path: str,
+        checksum: str,
+        size: int,
+        *,
+        conn: Any = None,
+    ) -> Artifact:
+        """Record (or update) one copy of a file; keyed by (run, location, path)."""
+        ...
 
 
 @contextmanager
@@ -85,9 +107,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class ArtifactWriter:
-    """Writes one run's files; indexes them when given a store."""
+    """Writes one run's files; indexes them when given a store (an :class:`ArtifactIndex`)."""
 
-    def __init__(self, run_dir: RunDir, store: Store | None = None) -> None:
+    def __init__(self, run_dir: RunDir, store: ArtifactIndex | None = None) -> None:
         self.run_dir = run_dir
         self._store = store
 

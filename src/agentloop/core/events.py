@@ -68,6 +68,15 @@ class StepStarted(Payload):
     iteration: Count
     agent: str | None = None
     model: str | None = None
+    # agent steps (SPEC 18): the agent's session this attempt resumes, null when it starts
+    # afresh; always present when given, absent from other phases' steps
+    resumed_session: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if "resumed_session" in self.model_fields_set:
+            data["resumed_session"] = self.resumed_session
+        return data
 
 
 class StepFinished(Payload):

@@ -140,6 +140,7 @@ class Step(BaseModel):
     tokens_out: int = 0
     cost_usd: float | None = None  # None: the step's agent reported no cost
     message: str | None = None
+    session_id: str | None = None  # the agent CLI's own session, when it reported one
 
     @computed_field  # type: ignore[prop-decorator]
     @property

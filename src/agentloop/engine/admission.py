@@ -11,11 +11,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from agentloop.api.schemas import CreateRun
+from agentloop.core.clock import new_id
 from agentloop.core.config import ALIASES, KEYS, Config, LoadedConfig, load_config
 from agentloop.core.errors import InvalidInput, PathEscapeError
 from agentloop.core.models import Run
 from agentloop.core.names import sanitize_run_name, spec_slug
+from agentloop.core.run_request import RunRequest
 from agentloop.core.types import NameSource, RunMode
 from agentloop.core.workspace import CONFIG_FILE, PROMPT_FILE, ensure_within, resolve_run_inputs
 from agentloop.engine.naming import choose_name
@@ -23,34 +24,31 @@ from agentloop.engine.runtime import Runtime
 from agentloop.vcs.git import Git
 
 CAP_KEYS = ("max_concurrency", "max_runs_per_workspace", "queue_policy")
-_TOP_LEVEL_CONFIG = (
-    "base_branch",
-    "run_branch_prefix",
-    "merge_target_branch",
-    "merge_strategy",
-    "worktree_path_template",
-    "worktree_provider",
-)
 
 
 def new_run_id() -> str:
-    from uuid6 import uuid7
+    """A new run id (time-ordered, as every id of ours)."""
+    return new_id()
 
-    return str(uuid7())
 
-
-def admit(runtime: Runtime, body: CreateRun) -> Run:
-    workspace = _workspace(body.workspace_root)
-    loaded = _config(workspace, body)
+def admit(runtime: Runtime, request: RunRequest) -> Run:
+    """Check ``request``, then store its run as PENDING and enqueue its workflow; raise
+    :class:`InvalidInput` (nothing created) for anything admission can see is wrong."""
+    workspace = _workspace(request.workspace_root)
+    loaded = _config(workspace, request)
     config = loaded.config
     experiment = config.mode is RunMode.EXPERIMENT
     if experiment and "reviewer" not in loaded.explicit_keys:
         config = dataclasses.replace(config, reviewer=False)  # SPEC 19: off unless set
     _check_paths(workspace, config)
     inputs = resolve_run_inputs(
-        workspace, body.spec_path, body.plan_path, config.plans_dir, plan_required=not experiment
+        workspace,
+        request.spec_path,
+        request.plan_path,
+        config.plans_dir,
+        plan_required=not experiment,
     )
-    name, source = _name(body, config, inputs.spec_path, runtime.settings.data_dir / "naming")
+    name, source = _name(request, config, inputs.spec_path, runtime.settings.data_dir / "naming")
     run_id = new_run_id()
     merge_target = config.merge_target_branch or None
     fields: dict[str, Any] = {
@@ -92,30 +90,20 @@ def _workspace(raw: str) -> Path:
     return toplevel.resolve()
 
 
-def _config(workspace: Path, body: CreateRun) -> LoadedConfig:
-    overrides: dict[str, Any] = {}
-    extra = body.extra_fields()
+def _config(workspace: Path, request: RunRequest) -> LoadedConfig:
+    extra = request.extra_fields
     unknown = sorted(k for k in extra if k not in KEYS and k not in ALIASES)
     if unknown:
         raise InvalidInput(f"unknown field(s) in request: {', '.join(unknown)}")
-    overrides.update(extra)
-    overrides.update(body.override_map())
-    for key in _TOP_LEVEL_CONFIG:
-        value = getattr(body, key)
-        if value is not None:
-            overrides[key] = value.value if hasattr(value, "value") else value
+    overrides: dict[str, Any] = {**extra, **request.overrides}
     config_file = None
     if (workspace / CONFIG_FILE).exists():
         _inside(workspace, CONFIG_FILE, CONFIG_FILE)
-    if body.config_path:
-        config_file = ensure_within(
-            Path(body.config_path)
-            if Path(body.config_path).is_absolute()
-            else workspace / body.config_path,
-            workspace,
-        )
+    if request.config_path:
+        given = Path(request.config_path)
+        config_file = ensure_within(given if given.is_absolute() else workspace / given, workspace)
         if not config_file.is_file():
-            raise InvalidInput(f"config_path {body.config_path!r} is not a file")
+            raise InvalidInput(f"config_path {request.config_path!r} is not a file")
     return load_config(workspace, config_file=config_file, overrides=overrides, environ={})
 
 
@@ -142,13 +130,15 @@ def _inside(workspace: Path, key: str, path: str) -> None:
         raise InvalidInput(f"{key} {path!r} is outside the workspace {str(workspace)!r}") from exc
 
 
-def _name(body: CreateRun, config: Any, spec_path: Path, scratch: Path) -> tuple[str, NameSource]:
-    if body.name is not None:
-        name = sanitize_run_name(body.name)
-        return name, body.name_source or NameSource.USER
-    if body.name_source is NameSource.SPEC_SLUG:
+def _name(
+    request: RunRequest, config: Config, spec_path: Path, scratch: Path
+) -> tuple[str, NameSource]:
+    if request.name is not None:
+        name = sanitize_run_name(request.name)
+        return name, request.name_source or NameSource.USER
+    if request.name_source is NameSource.SPEC_SLUG:
         return spec_slug(spec_path), NameSource.SPEC_SLUG
     return choose_name(config, spec_path, scratch)
 
 
-__all__ = ["admit", "new_run_id"]
+__all__ = ["RunRequest", "admit", "new_run_id"]

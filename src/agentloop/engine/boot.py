@@ -45,20 +45,28 @@ def reconcile(runtime: Runtime) -> None:
     """
     from dbos import DBOS
 
-    store = runtime.store
-    for run in store.runs_by_status(RunStatus.PENDING, RunStatus.RUNNING):
+    for run in runtime.store.runs_by_status(RunStatus.PENDING, RunStatus.RUNNING):
         status = DBOS.get_workflow_status(run.id)
         if status is None:
             _fail(runtime, run.id, "internal_error: the run's workflow is missing")
         elif status.status == "CANCELLED":
-            store.append_event(
-                run.id,
-                EventType.RUN_PAUSED,
-                {"reason": "interrupted"},
-                run_changes={"status": RunStatus.PAUSED.value, "reason": "interrupted"},
-            )
+            _pause(run.id)
         elif status.status in {"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
             _fail(runtime, run.id, f"internal_error: workflow {status.status.lower()}")
+
+
+def _pause(run_id: str) -> None:
+    """The run's workflow was cancelled but its row never said so: it is PAUSED."""
+    from agentloop.engine.context import RunContext
+    from agentloop.engine.recorder import Recorder
+
+    ctx = RunContext.load(run_id, step_key=0)
+    Recorder(ctx).event(
+        EventType.RUN_PAUSED,
+        f"interrupted:{ctx.store.last_seq(run_id)}",  # a run may be interrupted again later
+        run={"status": RunStatus.PAUSED.value, "reason": "interrupted"},
+        reason="interrupted",
+    )
 
 
 def _fail(runtime: Runtime, run_id: str, reason: str) -> None:

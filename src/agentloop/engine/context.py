@@ -26,9 +26,13 @@ class RunContext:
     state: RunState
     step_key: int
     """The DBOS function id of the executing step (0 outside a workflow step)."""
+    attempt: int | None = None
+    """The epoch whose attempt a workflow step's writes belong to (:meth:`load` with
+    ``fenced=True``): once a pause, retry or reset has started another, the store refuses
+    them (Conflict). None for control calls, which start attempts themselves."""
 
     @classmethod
-    def load(cls, run_id: str, step_key: int | None = None) -> RunContext:
+    def load(cls, run_id: str, step_key: int | None = None, *, fenced: bool = False) -> RunContext:
         runtime = current()
         run, state_json = runtime.store.get_run_with_state(run_id)
         state = RunState.from_json(state_json)
@@ -40,6 +44,7 @@ class RunContext:
             config=Config.from_json(run.config),
             state=state,
             step_key=step_key,
+            attempt=state.epoch if fenced else None,
         )
 
     @property
@@ -69,9 +74,12 @@ class RunContext:
         the step, different after a retry or reset (which bump the epoch)."""
         return f"e{self.state.epoch}:s{self.step_key}:{suffix}"
 
-    def step_id(self, phase: str, iteration: int) -> str:
-        """A step row's id: stable when the same DBOS step runs again after a crash."""
+    def step_id(self, phase: str, iteration: int, attempt: int = 1) -> str:
+        """A step row's id: stable when the same DBOS step runs again after a crash; a
+        later ``attempt`` of it (resuming the agent's session) is a row of its own."""
         name = f"{self.run.id}:{self.state.epoch}:{self.step_key}:{phase}:{iteration}"
+        if attempt > 1:
+            name += f":{attempt}"
         return str(uuid.uuid5(_STEP_NAMESPACE, name))
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
-from agentloop.core.errors import Conflict
+from agentloop.core.errors import Conflict, InvalidInput
 from agentloop.core.types import EventType, RunStatus
 from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
@@ -19,6 +21,7 @@ from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.runtime import QUEUE_NAME, Runtime
+from agentloop.logs import get_logger
 
 _log = logging.getLogger("agentloop.engine")
 _locks: dict[str, threading.Lock] = {}
@@ -109,8 +112,14 @@ def cancel(runtime: Runtime, run_id: str) -> None:
             raise _refuse(status, "cancel")
         _stop_workflow(runtime, run_id)
         ctx = _context(runtime, run_id)
-        finishing.finish_run(ctx, RunStatus.CANCELED, "canceled", close_open_steps=True)
-    threading.Thread(target=_clean_up_later, args=(run_id,), daemon=True).start()
+        try:
+            ended = finishing.finish_run(ctx, RunStatus.CANCELED, "canceled", close_open_steps=True)
+        except Conflict as exc:
+            ended = RunStatus(exc.facts["current_status"])
+        # Ended on its own meanwhile, the run's cleanup step may be what was just cancelled.
+        threading.Thread(target=_clean_up_later, args=(run_id,), daemon=True).start()
+        if ended is not RunStatus.CANCELED:
+            raise _refuse(ended, "cancel")
 
 
 def retry(runtime: Runtime, run_id: str) -> None:
@@ -202,6 +211,30 @@ def requeue_after_host_death(run_id: str, host: str) -> None:
                 reason="host_failover",
                 host=host,
             )
+
+
+ACTIONS: dict[str, tuple[Callable[[Runtime, str], None], str]] = {
+    "pause": (pause, "paused"),
+    "resume": (resume, "resumed"),
+    "cancel": (cancel, "canceled"),
+    "retry": (retry, "retried"),
+    "reset": (reset, "reset"),
+}
+"""The control calls a client may make, by name, with the word that says it is done."""
+
+
+def apply(runtime: Runtime, run_id: str, action: str, **log_fields: Any) -> None:
+    """Make the control call ``action`` (a key of :data:`ACTIONS`) on a run, as a client
+    asks for it (HTTP, MCP): then wake the queue, since a resume, retry or reset enqueued
+    the run again, and log the call as an INFO line (SPEC 17; DBOS's own cancel noise is
+    filtered out) with ``log_fields``."""
+    try:
+        call, done = ACTIONS[action]
+    except KeyError:
+        raise InvalidInput(f"unknown control action {action!r}") from None
+    call(runtime, run_id)
+    runtime.wake_queue()
+    get_logger(run_id=run_id).info(f"run {done}", action=action, **log_fields)
 
 
 def _remove_old_worktree(ctx: RunContext) -> None:

@@ -16,16 +16,18 @@ from agentloop.artifacts.layout import REPORT, RUN_LOG, SUMMARY
 from agentloop.artifacts.report import report_rows, step_task_counts, write_report
 from agentloop.artifacts.run_log import run_log_text, write_run_log
 from agentloop.artifacts.summary import build_summary, write_summary
+from agentloop.core.clock import now_ms
 from agentloop.core.errors import AgentloopError
 from agentloop.core.experiment import COMPLETED_REASONS
 from agentloop.core.types import CleanupStatus, EventType, RunStatus, WorktreeProviderName
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.notify import notify
-from agentloop.engine.recorder import Recorder, now_ms
+from agentloop.engine.recorder import Recorder
 
 _log = logging.getLogger("agentloop.engine")
 
+_NOT_ENDED = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED})
 _TERMINAL_EVENT = {
     RunStatus.COMPLETED: EventType.RUN_COMPLETED,
     RunStatus.FAILED: EventType.RUN_FAILED,
@@ -37,7 +39,9 @@ def finish_run(
     ctx: RunContext, status: RunStatus, reason: str | None, *, close_open_steps: bool = False
 ) -> RunStatus:
     """End the run; ``close_open_steps`` (a cancel) marks its unfinished steps CANCELED in
-    the transaction that writes the terminal status, so no step starts unseen in between."""
+    the transaction that writes the terminal status, so no step starts unseen in between.
+    Returns the status the run ended with: a run that has ended already keeps its first
+    ending (Conflict when it ended while this call wrote its files)."""
     ctx.runtime.release_run(ctx.run_id)
     if ctx.run.status.is_terminal:
         return ctx.run.status
@@ -68,6 +72,8 @@ def finish_run(
                 "resume_at": None,
             },
             conn=conn,
+            # ended meanwhile (its own finish racing a cancel): the first ending stands
+            expect=_NOT_ENDED,
             **payload,
         )
     if terminal is not None:
@@ -148,7 +154,7 @@ def clean_up(ctx: RunContext) -> CleanupStatus:
         status = CleanupStatus.DEFERRED
     else:
         status = remove_worktree(ctx, worktree)
-    ctx.store.update_run(ctx.run_id, worktree_cleanup_status=status.value)
+    ctx.store.update_run(ctx.run_id, worktree_cleanup_status=status.value, expect_epoch=ctx.attempt)
     return status
 
 

@@ -8,7 +8,6 @@ transaction as the event that explains the change.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from agentloop.core.clock import now_ms
 from agentloop.core.events import payload_for
 from agentloop.core.models import Event
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 _TASK_COUNTS = ("tasks_done", "tasks_total")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -67,7 +63,9 @@ class Recorder:
         queued = self._batch
         if not queued:
             if self._batch_state:
-                self.ctx.store.update_run(self.ctx.run_id, state=self.ctx.state.to_json())
+                self.ctx.store.update_run(
+                    self.ctx.run_id, state=self.ctx.state.to_json(), expect_epoch=self.ctx.attempt
+                )
             return
         if self._batch_state:
             last = queued[-1]
@@ -94,7 +92,8 @@ class Recorder:
         """Append one event of ``of_step``; ``run``/``step`` are the projection changes it
         explains. Inside :meth:`batch` the event is queued and None returned.
 
-        ``state=True`` saves the context's engine state in the same transaction.
+        ``state=True`` saves the context's engine state in the same transaction. A fenced
+        context's events are refused (Conflict) once its attempt was superseded.
         """
         self._unless_draining()
         changes = dict(run or {})
@@ -110,6 +109,7 @@ class Recorder:
             run_changes=changes or None,
             step=step,
             expect_status=expect,
+            expect_epoch=self.ctx.attempt,
         )
         if self._batch is not None:
             self._batch.append(new)
@@ -124,7 +124,17 @@ class Recorder:
         if self._batch is not None and not run:
             self._batch_state = True
             return
-        self.ctx.store.update_run(self.ctx.run_id, state=self.ctx.state.to_json(), **run)
+        self.ctx.store.update_run(
+            self.ctx.run_id,
+            state=self.ctx.state.to_json(),
+            expect_epoch=self.ctx.attempt,
+            **run,
+        )
+
+    def set_run(self, **columns: Any) -> None:
+        """Change run columns that no event explains (a pull request's URL), leaving the
+        engine state alone. Not a step's outcome, so it is written while draining too."""
+        self.ctx.store.update_run(self.ctx.run_id, **columns)
 
     def _unless_draining(self) -> None:
         """Once the daemon drains (SIGTERM), a step's outcome is the drain's doing: its agent
@@ -138,9 +148,17 @@ class Recorder:
 
     # -- steps ------------------------------------------------------------------------------
     def start_step(
-        self, phase: Phase, iteration: int, attempt: int = 1, output_path: str | None = None
+        self,
+        phase: Phase,
+        iteration: int,
+        attempt: int = 1,
+        output_path: str | None = None,
+        **extra: Any,
     ) -> StepHandle:
-        step_id = self.ctx.step_id(phase.value, iteration)
+        """Open the step's row with its STEP_STARTED (``extra`` adds payload fields). A
+        later attempt of the same DBOS step (one resuming the agent's session after a crash)
+        is a step of its own: its id and event keys carry the attempt number."""
+        step_id = self.ctx.step_id(phase.value, iteration, attempt)
         structlog.contextvars.bind_contextvars(step_id=step_id, iteration=iteration)
         handle = StepHandle(step_id, phase, iteration, attempt, now_ms(), output_path)
         run_changes: dict[str, Any] = {"phase": phase.value, "status": RunStatus.RUNNING.value}
@@ -148,7 +166,7 @@ class Recorder:
             run_changes["iteration"] = iteration
         self.event(
             EventType.STEP_STARTED,
-            f"start:{phase.value}:{iteration}",
+            f"start:{phase.value}:{iteration}{_attempt_suffix(attempt)}",
             of_step=step_id,
             run=run_changes,
             step={
@@ -167,6 +185,7 @@ class Recorder:
             # A run paused or canceled since this step loaded it must not become RUNNING
             # again: the store refuses (Conflict) and the step stops.
             expect=ACTIVE_STATUSES,
+            **extra,
         )
         return handle
 
@@ -192,10 +211,11 @@ class Recorder:
         finished = now_ms()
         duration = max(0, finished - handle.started_ms)
         counts = {key: (run or {}).get(key, getattr(self.ctx.run, key)) for key in _TASK_COUNTS}
+        key = f"finish:{handle.phase.value}:{handle.iteration}{_attempt_suffix(handle.attempt)}"
         with self._transaction(bool(artifacts) and self._batch is None) as conn:
             event = self.event(
                 EventType.STEP_FINISHED,
-                f"finish:{handle.phase.value}:{handle.iteration}",
+                key,
                 of_step=handle.step_id,
                 run=run,
                 state=state,
@@ -237,3 +257,8 @@ class Recorder:
             return
         with self.ctx.store.transaction() as conn:
             yield conn
+
+
+def _attempt_suffix(attempt: int) -> str:
+    """What an attempt after the first adds to its step's event keys."""
+    return f":a{attempt}" if attempt > 1 else ""

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agentloop.core.clock import ms_to_rfc3339
 from agentloop.core.errors import Conflict, InvalidInput, NotFound
 from agentloop.core.models import Run
 from agentloop.engine.runtime import Runtime
-from agentloop.store.rows import ms_to_rfc3339
 from agentloop.vcs.diff import FileDiff, branch_diff, commit_files
 from agentloop.vcs.git import Git
 from agentloop.vcs.worktree import list_worktrees as git_worktrees

@@ -265,7 +265,7 @@ def create_pr(
             url = _open_pr(ctx, base, title, draft, body)
         except GitError as exc:  # git or gh could not run at all (missing dir, timeout)
             raise _refuse(run, "gh_failed", exc.message) from exc
-        ctx.store.update_run(run_id, pr_url=url, review_status=PR_CREATED)
+        Recorder(ctx).set_run(pr_url=url, review_status=PR_CREATED)
         return runtime.store.get_run(run_id)
 
 

@@ -79,6 +79,9 @@ class Runtime:
         )
         _quiet_dbos_logs()
         self.caps = self._initial_caps()
+        from agentloop.engine import host_cap
+
+        host_cap.install(QUEUE_NAME, self.settings.worker_concurrency)
         self._declare_queue_before_launch(self.caps)
         DBOS.launch()
         self._wakeup = self._install_wakeup()
@@ -196,9 +199,11 @@ class Runtime:
         return caps
 
     def _queue_options(self, caps: Caps) -> dict[str, Any]:
+        """The queue's row, shared by every host: the per-host cap is not in it (see
+        :mod:`agentloop.engine.host_cap`)."""
         return {
             "global_concurrency": caps.max_concurrency,
-            "worker_concurrency": self.settings.worker_concurrency,
+            "worker_concurrency": None,
             "partition_concurrency": _partition_cap(caps),
             "polling_interval_sec": self.settings.poll_interval_sec,
         }

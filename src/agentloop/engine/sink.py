@@ -1,6 +1,6 @@
 """Where an agent's output goes while it runs: the iteration's log files (every run-dir
-location at once), the live output stream (batched into the store, then published), and
-retry notices as events."""
+location at once), the live output stream (batched into the store, then published), retry
+notices as events, and the CLI's session id onto the step's row (SPEC 18)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Any
 
 from agentloop.artifacts import layout
 from agentloop.artifacts.tee import TeeLog
+from agentloop.core.errors import Conflict
 from agentloop.core.types import EventType, Phase
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.recorder import Recorder, StepHandle
+from agentloop.store.sessions import Sessions
 
 
 class EngineSink:
@@ -25,9 +27,11 @@ class EngineSink:
         handle: StepHandle,
         log_name: str,
         events_name: str | None = None,
+        agent: str = "",
     ) -> None:
         self.ctx = ctx
         self.handle = handle
+        self.agent = agent
         self.files = RunFiles(ctx)
         self.log = TeeLog(self.files.run_dir, log_name)
         self.events_log = (
@@ -62,17 +66,23 @@ class EngineSink:
         self._retries += 1
         shown = f"{attempt}/{max_retries}" if max_retries else str(attempt)
         self.output(f"[agentloop] agent retrying the API, attempt {shown}: {reason}")
-        Recorder(self.ctx).event(
-            EventType.AGENT_RETRY,
-            f"cli_retry:{self.handle.phase.value}:{self.handle.iteration}:{self._retries}",
-            of_step=self.handle.step_id,
-            attempt=attempt,
-            reason=reason,
-            backoff_ms=int(delay_ms or 0),
-        )
+        # Refused once a pause or reset superseded the step: its agent is being stopped.
+        with contextlib.suppress(Conflict):
+            Recorder(self.ctx).event(
+                EventType.AGENT_RETRY,
+                f"cli_retry:{self.handle.phase.value}:{self.handle.iteration}:{self._retries}",
+                of_step=self.handle.step_id,
+                attempt=attempt,
+                reason=reason,
+                backoff_ms=int(delay_ms or 0),
+            )
 
     def started(self, pid: int, pgid: int, start_time: float) -> None:
         self.ctx.store.update_step(self.handle.step_id, pgid=pgid, proc_start_time=start_time)
+
+    def session(self, session_id: str) -> None:
+        """Recorded at once: the step may be interrupted before it ends, then resumed."""
+        Sessions(self.ctx.store).record(self.handle.step_id, self.agent, session_id)
 
     def close(self, *, index_now: bool = True) -> list[dict[str, Any]]:
         """Commit the step's output (a step boundary is a durable checkpoint), close the

@@ -12,6 +12,7 @@ async for event in follow_events(store, run.id, after_seq):   # SSE
     ...
 """
 
+from agentloop.core.clock import ms_to_rfc3339, new_id, now_ms, rfc3339_to_ms
 from agentloop.store.bus import Bus, Delivery, Subscription
 from agentloop.store.changes import Increment, NewEvent, NewOutputLine, StepChange
 from agentloop.store.db import (
@@ -25,7 +26,6 @@ from agentloop.store.follow import follow_events, follow_output
 from agentloop.store.migrate import current_revision, head_revision, migrate
 from agentloop.store.output_writer import OutputBatcher
 from agentloop.store.repository import Store
-from agentloop.store.rows import ms_to_rfc3339, new_id, now_ms, rfc3339_to_ms
 from agentloop.store.runs import RunCounters
 from agentloop.store.steps import StepProcess
 

@@ -75,6 +75,9 @@ class NewEvent:
     store returns it and changes nothing. ``run_changes`` maps ``loopd_runs`` columns to
     values (or :class:`Increment`). ``expect_status`` guards a transition: the store raises
     ``Conflict`` (with the current status) when the run's status is not one of them.
+    ``expect_epoch`` fences a write to the attempt it belongs to: the store raises
+    ``Conflict`` when the epoch in the run's engine state (``state["epoch"]``, which a
+    pause, retry or reset bumps) is no longer this one.
     """
 
     event_type: EventType
@@ -85,6 +88,7 @@ class NewEvent:
     step: StepChange | Mapping[str, Any] | None = None
     expect_status: Collection[RunStatus] | None = None
     timestamp: int | None = None
+    expect_epoch: int | None = None
 
 
 class NewOutputLine(NamedTuple):

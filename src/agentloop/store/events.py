@@ -12,13 +12,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from agentloop.core.clock import new_id
 from agentloop.core.errors import NotFound
 from agentloop.core.models import Event
 from agentloop.core.types import EventType
 from agentloop.store.changes import NewEvent, StepChange
 from agentloop.store.paging import page_after
-from agentloop.store.rows import clean_json, event_from_row, new_id
-from agentloop.store.runs import change_values, check_status
+from agentloop.store.rows import clean_json, event_from_row
+from agentloop.store.runs import change_values, check_epoch, check_status
 from agentloop.store.schema import events, runs
 from agentloop.store.steps import apply_step
 
@@ -51,7 +52,7 @@ def append(conn: sa.Connection, run_id: str, new: NewEvent, now: int) -> tuple[E
 
     With ``new.key`` already present for the run, returns the stored event unchanged.
     """
-    if new.key is not None or new.expect_status is not None:
+    if new.key is not None or new.expect_status is not None or new.expect_epoch is not None:
         status = conn.execute(_LOCK_RUN, {"b_run_id": run_id}).scalar_one_or_none()
         if status is None:
             raise NotFound(f"run {run_id!r} not found", run_id=run_id)
@@ -62,6 +63,7 @@ def append(conn: sa.Connection, run_id: str, new: NewEvent, now: int) -> tuple[E
             if existing is not None:
                 return event_from_row(existing), False
         check_status(run_id, status, new.expect_status)
+        check_epoch(conn, run_id, new.expect_epoch)
 
     timestamp = now if new.timestamp is None else new.timestamp
     if new.run_changes:

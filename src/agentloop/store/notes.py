@@ -9,15 +9,15 @@ step, so a step that was interrupted leaves its notes for the next attempt.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
+from agentloop.core.clock import ms_to_rfc3339, new_id
 from agentloop.core.models import Note
 from agentloop.core.types import EventType, RunStatus
 from agentloop.store.db import translate_errors
 from agentloop.store.repository import Store
-from agentloop.store.rows import ms_to_rfc3339, new_id
+from agentloop.store.rows import note_from_row
 from agentloop.store.schema import notes
 
 __all__ = ["NOTE_ACCEPTING", "Notes"]
@@ -76,7 +76,7 @@ class Notes:
             query = query.where(notes.c.delivered_step_id.is_(None))
         with translate_errors("read notes"), self.store.engine.connect() as conn:
             rows = conn.execute(query.order_by(notes.c.created_at, notes.c.id)).mappings()
-            return [_note(row) for row in rows]
+            return [note_from_row(row) for row in rows]
 
     def mark_delivered(self, run_id: str, note_ids: Sequence[str], step_id: str) -> None:
         """These notes reached ``step_id`` (one transaction; a note delivered before stays
@@ -102,16 +102,3 @@ class Notes:
                     key=f"note_delivered:{note_id}",
                     conn=conn,
                 )
-
-
-def _note(row: Any) -> Note:
-    return Note(
-        id=row["id"],
-        run_id=row["run_id"],
-        text=row["text"],
-        file=row["file"],
-        line=row["line"],
-        source=row["source"],
-        created_at=ms_to_rfc3339(row["created_at"]),
-        delivered_step_id=row["delivered_step_id"],
-    )

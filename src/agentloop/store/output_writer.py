@@ -24,7 +24,7 @@ from types import TracebackType
 from agentloop.core.errors import AgentloopError, StoreError
 from agentloop.core.types import Phase
 from agentloop.store.changes import NewOutputLine
-from agentloop.store.repository import Store
+from agentloop.store.output_methods import OutputMethods
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class OutputBatcher:
 
     def __init__(
         self,
-        store: Store,
+        store: OutputMethods,
         run_id: str,
         *,
         step_id: str | None = None,

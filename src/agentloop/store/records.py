@@ -12,9 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from agentloop.core.clock import new_id
 from agentloop.core.models import Artifact
 from agentloop.core.types import ArtifactLocation
-from agentloop.store.rows import artifact_from_row, clean_json, clean_text, new_id
+from agentloop.store.rows import artifact_from_row, clean_json, clean_text
 from agentloop.store.schema import agent_holds, artifacts, settings
 
 

@@ -7,14 +7,11 @@ database is sanitised once here: PostgreSQL refuses NUL characters and lone surr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from uuid6 import uuid7
-
-from agentloop.core.models import Artifact, Event, OutputLine, Run, Step, WorktreeInfo
+from agentloop.core.clock import ms_to_rfc3339
+from agentloop.core.models import Artifact, Event, Note, OutputLine, Run, Step, WorktreeInfo
 from agentloop.core.types import (
     ArtifactLocation,
     CleanupStatus,
@@ -27,27 +24,6 @@ from agentloop.core.types import (
 )
 
 Row = Mapping[Any, Any]  # sqlalchemy RowMapping
-
-
-def new_id() -> str:
-    """A new time-ordered id (UUIDv7 string)."""
-    return str(uuid7())
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def ms_to_rfc3339(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def rfc3339_to_ms(text: str) -> int:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
 
 
 def _opt_time(ms: int | None) -> str | None:
@@ -137,6 +113,7 @@ def step_from_row(row: Row) -> Step:
         tokens_out=row["tokens_out"],
         cost_usd=row["cost_usd"],
         message=row["message"],
+        session_id=row.get("session_id"),
     )
 
 
@@ -174,4 +151,17 @@ def artifact_from_row(row: Row) -> Artifact:
         checksum=row["checksum"],
         size=row["size"],
         created_at=ms_to_rfc3339(row["created_at"]),
+    )
+
+
+def note_from_row(row: Row) -> Note:
+    return Note(
+        id=row["id"],
+        run_id=row["run_id"],
+        text=row["text"],
+        file=row["file"],
+        line=row["line"],
+        source=row["source"],
+        created_at=ms_to_rfc3339(row["created_at"]),
+        delivered_step_id=row["delivered_step_id"],
     )

@@ -164,16 +164,40 @@ def check_status(run_id: str, current: str, expect: Collection[RunStatus] | None
         )
 
 
+# The attempt a run is at: the epoch in its engine state (0 before the first bump).
+_EPOCH = sa.select(
+    runs.c.status, sa.func.coalesce(runs.c.state["epoch"].as_integer(), 0).label("epoch")
+).where(runs.c.id == sa.bindparam("b_run_id"))
+
+
+def check_epoch(conn: sa.Connection, run_id: str, expect: int | None) -> None:
+    """Refuse a write of an attempt the run has moved on from (``NewEvent.expect_epoch``).
+    Call it with the run's row locked, as the write that follows is."""
+    if expect is None:
+        return
+    row = conn.execute(_EPOCH, {"b_run_id": run_id}).first()
+    if row is None:
+        raise NotFound(f"run {run_id!r} not found", run_id=run_id)
+    if int(row.epoch) != expect:
+        raise Conflict(
+            f"run {run_id} is at attempt {row.epoch}: a write of attempt {expect} is refused",
+            current_status=RunStatus(row.status).value,
+        )
+
+
 def update_run(
     conn: sa.Connection,
     run_id: str,
     changes: Mapping[str, Any],
     now: int,
     expect_status: Collection[RunStatus] | None = None,
+    expect_epoch: int | None = None,
 ) -> None:
     """Apply ``changes`` to a run without an event (bookkeeping such as ``state``)."""
-    if expect_status is not None:
-        check_status(run_id, run_row(conn, run_id, for_update=True)["status"], expect_status)
+    if expect_status is not None or expect_epoch is not None:
+        status = run_row(conn, run_id, for_update=True)["status"]
+        check_status(run_id, status, expect_status)
+        check_epoch(conn, run_id, expect_epoch)
     result = conn.execute(
         sa.update(runs).where(runs.c.id == run_id).values(**change_values(changes, now))
     )

@@ -115,6 +115,9 @@ steps = sa.Table(
     sa.Column("message", sa.Text),
     sa.Column("pgid", sa.Integer),
     sa.Column("proc_start_time", sa.Float),
+    # the agent CLI's own session (SPEC 18), kept to resume it after an interruption
+    sa.Column("session_id", sa.String(255)),
+    sa.Column("session_agent", sa.String(64)),
     _ms("created_at", nullable=False),
     _ms("updated_at", nullable=False),
     sa.UniqueConstraint("run_id", "step_key"),

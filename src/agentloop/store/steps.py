@@ -7,11 +7,12 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from agentloop.core.clock import new_id
 from agentloop.core.errors import NotFound, StoreError
 from agentloop.core.models import Step
 from agentloop.core.types import Phase, StepStatus
 from agentloop.store.changes import StepChange
-from agentloop.store.rows import clean_text, new_id, step_from_row
+from agentloop.store.rows import clean_text, step_from_row
 from agentloop.store.schema import runs, steps
 
 _REQUIRED_ON_INSERT = ("phase", "iteration", "status")
@@ -19,15 +20,22 @@ _REQUIRED_ON_INSERT = ("phase", "iteration", "status")
 
 # Built once, values bound at execution (see store/events.py): the UPDATE's SET clause is
 # made of the columns named in the parameters.
-_BY_ID = sa.select(steps.c.id, steps.c.run_id).where(steps.c.id == sa.bindparam("b_id"))
-_BY_KEY = sa.select(steps.c.id).where(
+_BY_ID = sa.select(steps.c.id, steps.c.run_id, steps.c.status).where(
+    steps.c.id == sa.bindparam("b_id")
+)
+_BY_KEY = sa.select(steps.c.id, steps.c.status).where(
     steps.c.run_id == sa.bindparam("b_run_id"), steps.c.step_key == sa.bindparam("b_key")
 )
 _UPDATE = sa.update(steps).where(steps.c.id == sa.bindparam("b_id"))
 _INSERT = sa.insert(steps)
+# A step closed CANCELED (by a pause, cancel or reset, in the transaction of its event)
+# stays as it was closed: a late finish of it (its agent ended as it was being killed)
+# adds its exit code and usage, never reopens it or makes it a success or a failure.
+_KEPT_WHEN_CANCELED = ("status", "finished_at", "duration_ms", "message")
 
 
-def _find(conn: sa.Connection, run_id: str, change: StepChange) -> str | None:
+def _find(conn: sa.Connection, run_id: str, change: StepChange) -> tuple[str, str] | None:
+    """The step's id and status, or None when it has no row yet."""
     if change.id is not None:
         row = conn.execute(_BY_ID, {"b_id": change.id}).first()
         if row is not None:
@@ -36,12 +44,10 @@ def _find(conn: sa.Connection, run_id: str, change: StepChange) -> str | None:
                     f"step {change.id} belongs to run {row.run_id}, not {run_id}",
                     step_id=change.id,
                 )
-            return str(row.id)
+            return str(row.id), str(row.status)
     if change.key is not None:
-        found = conn.execute(
-            _BY_KEY, {"b_run_id": run_id, "b_key": change.key}
-        ).scalar_one_or_none()
-        return None if found is None else str(found)
+        found = conn.execute(_BY_KEY, {"b_run_id": run_id, "b_key": change.key}).first()
+        return None if found is None else (str(found.id), str(found.status))
     return None
 
 
@@ -54,8 +60,11 @@ def apply_step(conn: sa.Connection, run_id: str, change: StepChange, seq: int, n
     for name in ("output_path", "message"):
         if isinstance(values.get(name), str):
             values[name] = clean_text(values[name])
-    step_id = _find(conn, run_id, change)
-    if step_id is not None:
+    found = _find(conn, run_id, change)
+    if found is not None:
+        step_id, status = found
+        if status == StepStatus.CANCELED.value and values.get("status") is not None:
+            values = {k: v for k, v in values.items() if k not in _KEPT_WHEN_CANCELED}
         conn.execute(_UPDATE, {"b_id": step_id, "updated_at": now, **values})
         return step_id
     missing = [name for name in _REQUIRED_ON_INSERT if values.get(name) is None]

@@ -77,3 +77,38 @@ def test_text_a_control_call_is_one_info_line_without_traceback(tmp_path: Path) 
         found = [line for line in lines if event in line and f"run_id={run_id}" in line]
         assert len(found) == 1, (event, lines)
         assert "[info" in found[0]
+
+
+def test_control_calls_on_runs_recovered_at_startup_log_no_traceback(tmp_path: Path) -> None:
+    """loopd is killed with agent steps running and one run paused; at the next start DBOS
+    recovers the runs while the user pauses, resets, resumes and cancels them: each call is
+    its INFO line, and nothing of the cancelled workflows' echo (an awaited workflow was
+    cancelled) is logged as trouble."""
+    daemon = Loopd(tmp_path / "data", args=["--log-format", "json"]).start()
+    try:
+        workspace = make_workspace(tmp_path, tasks=3)
+        runs = [
+            daemon.create_run(workspace, model="delay=5", reviewer=False)["id"] for _ in range(3)
+        ]
+        for run_id in runs:
+            daemon.wait_for(
+                lambda run_id=run_id: any(
+                    s["status"] == "IN_PROGRESS" for s in daemon.steps(run_id)
+                ),
+                what="an agent step",
+            )
+        assert daemon.request("POST", f"/runs/{runs[0]}/pause").status_code == 204
+        daemon.kill9()
+        daemon.start()
+        for action, run_id in (("pause", runs[1]), ("reset", runs[2]), ("resume", runs[0])):
+            assert daemon.request("POST", f"/runs/{run_id}/{action}").status_code == 204
+        daemon.wait_status(runs[1], "PAUSED")
+        for run_id in runs:
+            assert daemon.request("POST", f"/runs/{run_id}/cancel").status_code == 204
+            daemon.wait_status(run_id, "CANCELED")
+    finally:
+        daemon.stop()
+    written = daemon.log_path.read_text().split("===== start 2 =====\n", 1)[1]
+    records = [json.loads(line) for line in written.splitlines() if line.strip()]
+    assert not [r for r in records if r.get("level") in LOUD], records
+    assert len([r for r in records if r["event"] == "run canceled"]) == 3

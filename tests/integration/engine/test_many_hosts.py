@@ -99,3 +99,56 @@ def test_a_second_loopd_with_the_same_executor_id_is_refused(hosts, tmp_path: Pa
     )  # fmt: skip
     assert done.returncode == 1
     assert "another loopd is running as executor" in done.stderr
+
+
+def test_each_host_runs_at_most_its_own_worker_concurrency(tmp_path: Path, fresh_pg_url: str):  # noqa: F811
+    # DBOS keeps one queue row for all hosts: the per-host cap must not be the last
+    # registered host's (here b's 3, which would let a run 3 as well)
+    env = standin_env(base={"PATH": os.environ["PATH"]})
+    caps = {"a": 1, "b": 3}
+    a, b = (
+        Loopd(
+            tmp_path / f"host-{name}",
+            env=env,
+            args=[
+                "--database-url",
+                fresh_pg_url,
+                "--max-concurrency",
+                "8",
+                "--worker-concurrency",
+                str(cap),
+            ],
+        )
+        for name, cap in caps.items()
+    )
+    a.start()
+    b.start()
+    try:
+        runs = [
+            (a if i % 2 else b).create_run(
+                make_workspace(tmp_path, tasks=1, name=f"ws{i}"),
+                agent="claude",
+                model="standin:hang",
+                reviewer=False,
+            )["id"]
+            for i in range(6)
+        ]
+
+        def running() -> list[str]:
+            return [r for r in runs if processes_with_env("LOOP_RUN_ID", r)]
+
+        a.wait_for(lambda: len(running()) >= 4, timeout=30, what="4 runs to start")
+        time.sleep(2.0)  # several polls of both hosts: no fifth run may start
+        started = running()
+        per_host = {name: 0 for name in caps}
+        for run_id in started:
+            worker = worker_of(a, run_id)
+            per_host["a" if worker.endswith(f":{a.port}") else "b"] += 1
+        print(f"runs per host with --worker-concurrency a=1 b=3: {per_host}")
+        assert per_host == caps
+        assert sorted(a.run(r)["status"] for r in runs) == ["PENDING"] * 2 + ["RUNNING"] * 4
+    finally:
+        for daemon in (a, b):
+            for run_id in runs if "runs" in locals() else []:
+                daemon.request("POST", f"/runs/{run_id}/cancel")
+            daemon.stop()

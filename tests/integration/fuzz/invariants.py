@@ -6,7 +6,8 @@ Per run, against what the fuzzer accepted last (its expectation):
   never user-PAUSED again, and the call left a RUN_RESUMED behind when it had to act;
 - no step IN_PROGRESS on a terminal or PAUSED run, never two at once;
 - no run RUNNING with nothing running (no step open, no process, no new event);
-- a step in flight when the run is paused, canceled or reset ends CANCELED;
+- a step in flight when the run is paused (by a control call, not the watchdog's own
+  decision), canceled or reset ends CANCELED;
 - a FAILED run fails for a reason the walk can cause (iteration limit, merge conflict);
 - after a reset's RUN_RESUMED nothing of the attempt before it: RUN_STARTED comes first;
 - events gap-free (seq 1..n); a terminal event, or a RUN_PAUSED, is followed by nothing that
@@ -60,6 +61,9 @@ ENDS_WORK = frozenset({"RUN_COMPLETED", "RUN_FAILED"})
 EXPECTED_FAILURES = ("iteration_limit", "merge_conflict")
 # Events that close the steps in flight (a reset's RUN_RESUMED too).
 STOPS_STEPS = frozenset({"RUN_PAUSED", "RUN_CANCELED", "RUN_RESUMED"})
+# Pauses the engine decides itself: the deciding step records one before its own
+# STEP_FINISHED, in the same transaction; they interrupt nothing.
+OWN_PAUSES = frozenset({"needs_attention", "usage_limit"})
 # Event types that start work: never between a terminal event / RUN_PAUSED and a RUN_RESUMED.
 STARTS_WORK = frozenset(
     {
@@ -265,9 +269,7 @@ class Monitor:
                 open_ids.add(str(event["payload"].get("step_id")))
             elif kind == "STEP_FINISHED":
                 open_ids.discard(str(event["payload"].get("step_id")))
-            elif kind in STOPS_STEPS and (
-                kind != "RUN_RESUMED" or event["payload"].get("reason") == "reset"
-            ):
+            elif kind in STOPS_STEPS and _stops_steps(kind, event["payload"].get("reason")):
                 for step_id in open_ids:
                     interrupted.setdefault(step_id, f"{kind} (seq {event['seq']})")
                 open_ids = set()
@@ -394,3 +396,10 @@ class Monitor:
                     f"branch {branch} moved {old[:10]} -> {new[:10]}, dropping {old[:10]}",
                 )
         seen.update(tips)
+
+
+def _stops_steps(kind: str, reason: object) -> bool:
+    """Whether an event of ``kind`` (in STOPS_STEPS) interrupts the steps in flight."""
+    if kind == "RUN_RESUMED":
+        return reason == "reset"
+    return not (kind == "RUN_PAUSED" and reason in OWN_PAUSES)

@@ -149,7 +149,7 @@ def test_opencode_success_sums_steps(standins: dict[str, str], tmp_path: Path) -
     seen = json.loads(argv_file.read_text())
     assert seen["argv"][1:] == [
         "run", "--format", "json", "--title", "agentloop run-cli implementation 1",
-        "-m", "standin:success",
+        "--print-logs", "--log-level", "ERROR", "-m", "standin:success",
     ]  # fmt: skip
     assert seen["prompt"] == "do it"  # on stdin
 

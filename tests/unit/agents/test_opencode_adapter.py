@@ -145,6 +145,72 @@ def test_an_unexplained_error_event_is_a_crash() -> None:
     assert result.failure == Failure.CRASH and result.message == "Unexpected server error."
 
 
+# -- opencode's own log (--print-logs --log-level ERROR on stderr), lines as 1.18.33 writes them
+
+MODEL_NOT_FOUND = (
+    "timestamp=2026-12-04T14:55:26.978Z level=ERROR run=0f64618a message=failed "
+    'ref=err_45d21fa5 error="ProviderModelNotFoundError: Model not found: scripted/." '
+    'cause="ProviderModelNotFoundError: Model not found: scripted/.\\n    at <anonymous> '
+    '(/$bunfs/root/chunk-dn9bw1yz.js:439:94416)"'
+)
+SHARE_FAILED = (
+    'timestamp=2026-12-04T14:55:26.947Z level=ERROR run=0f64618a message="share subscriber '
+    'failed" type=message.updated cause="Cause([Fail(ProviderModelNotFoundError: Model not '
+    'found: scripted/.)])"'
+)
+
+
+def stream_error(message: str) -> str:
+    return (
+        "timestamp=2026-12-04T14:55:38.837Z level=ERROR run=6da71e69 "
+        'message="stream error" providerID=mock modelID=mock-model session.id=ses_x '
+        f'small=false agent=build mode=primary error.error="AI_APICallError: {message}"'
+    )
+
+
+def read_stderr(*lines: str, exit_code: int = 1) -> tuple[AgentResult, MemorySink, bool]:
+    sink = MemorySink()
+    transcript = OpencodeTranscript(sink)
+    for line in lines:
+        transcript.on_stderr(line)
+    proc = ProcessResult(exit_code, False, transcript.gave_up.is_set(), 5, 1, 0, 0, ())
+    transcript.finish(proc)
+    result = transcript.result(proc, AgentRequest(prompt="p", timeout_sec=30))
+    return result, sink, transcript.gave_up.is_set()
+
+
+def test_a_model_not_found_is_permanent_and_logged_without_the_stack() -> None:
+    result, sink, gave_up = read_stderr(SHARE_FAILED, MODEL_NOT_FOUND)
+    assert result.failure == Failure.PERMANENT
+    assert result.message == "opencode: ProviderModelNotFoundError: Model not found: scripted/."
+    assert sink.lines == [
+        "[opencode] failed: ProviderModelNotFoundError: Model not found: scripted/."
+    ]
+    assert not gave_up  # opencode ends by itself
+
+
+def test_an_exhausted_quota_stops_opencode_at_once_as_permanent() -> None:
+    message = "You exceeded your current quota, please check your plan and billing details."
+    result, _sink, gave_up = read_stderr(stream_error(message))
+    assert gave_up
+    assert result.failure == Failure.PERMANENT and result.message == f"opencode: {message}"
+
+
+def test_a_failed_model_call_opencode_retries_is_shown_as_a_retry() -> None:
+    lines = [stream_error("Rate limit reached for requests."), stream_error("Bad gateway")]
+    _result, sink, gave_up = read_stderr(*lines, exit_code=0)
+    assert not gave_up
+    assert [(r.attempt, r.reason) for r in sink.retries] == [
+        (1, "Rate limit reached for requests."),
+        (2, "Bad gateway"),
+    ]
+
+
+def test_log_lines_below_error_pass_through_as_output() -> None:
+    _result, sink, _ = read_stderr("plain words on stderr")
+    assert sink.lines == ["plain words on stderr"]
+
+
 # -- the command line
 
 
@@ -154,7 +220,7 @@ def test_the_prompt_is_not_an_argument_and_the_session_has_a_title() -> None:
     )
     assert opencode_command("opencode", request) == [
         "opencode", "run", "--format", "json", "--title", "agentloop r1 review 3",
-        "-m", "mock/mock-model",
+        "--print-logs", "--log-level", "ERROR", "-m", "mock/mock-model",
     ]  # fmt: skip
 
 

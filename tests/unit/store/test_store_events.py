@@ -366,3 +366,48 @@ def test_a_step_cannot_start_unseen_while_a_cancel_closes_steps(store: Store, ma
     racer.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
     assert [s for s in store.list_steps(run.id) if s.status is StepStatus.IN_PROGRESS] == []
+
+
+def test_a_late_finish_leaves_a_canceled_step_as_it_was_closed(store: Store, make_run) -> None:
+    """A cancel closed the step; its agent ended as it was being killed and its finish came
+    after: the step stays CANCELED (its exit code and usage are added), never SUCCEEDED."""
+    run = make_run()
+    store.append_event(run.id, EventType.STEP_STARTED, step=_started(key="a"))
+    [step_id] = store.cancel_open_steps(run.id, message="canceled")
+    closed = store.get_step(step_id)
+
+    store.append_event(
+        run.id, EventType.STEP_FINISHED,
+        step=StepChange(key="a", status=StepStatus.SUCCEEDED, finished_at=store.now_ms() + 5000,
+                        duration_ms=99_999, exit_code=0, tokens_in=7, message="done"),
+    )  # fmt: skip
+
+    late = store.get_step(step_id)
+    assert (late.status, late.finished_at, late.duration_ms, late.message) == (
+        StepStatus.CANCELED,
+        closed.finished_at,
+        closed.duration_ms,
+        "canceled",
+    )
+    assert (late.exit_code, late.tokens_in) == (0, 7)
+    # a change that closes nothing (the agent's process group) still applies
+    store.update_step(step_id, pgid=42)
+    process = store.step_process(step_id)
+    assert process is not None and process.pgid == 42
+
+
+def test_expect_epoch_refuses_a_write_of_a_superseded_attempt(store: Store, make_run) -> None:
+    run = make_run(state={"epoch": 3})
+    fresh = make_run()  # no epoch in its state yet: attempt 0
+
+    with pytest.raises(Conflict) as caught:
+        store.append_events(run.id, [NewEvent(EventType.RUN_STARTED, expect_epoch=2)])
+    assert caught.value.current_status == "PENDING"
+    with pytest.raises(Conflict):
+        store.update_run(run.id, iteration=5, expect_epoch=2)
+    assert store.last_seq(run.id) == 1 and store.get_run(run.id).iteration == 0
+
+    store.append_events(run.id, [NewEvent(EventType.RUN_STARTED, expect_epoch=3)])
+    store.append_events(fresh.id, [NewEvent(EventType.RUN_STARTED, expect_epoch=0)])
+    assert store.update_run(run.id, iteration=5, expect_epoch=3).iteration == 5
+    assert (store.last_seq(run.id), store.last_seq(fresh.id)) == (2, 2)

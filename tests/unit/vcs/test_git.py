@@ -78,8 +78,10 @@ def test_inherited_git_dir_does_not_redirect(
     repo: Repo, make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = make_repo("other")
+    other.commit("only in other")  # the two heads differ whatever second they were made in
+    expected = repo.sha()  # before GIT_DIR is set: the helper's git inherits the environment
     monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))
-    assert Git(repo.path).rev_parse("HEAD") == repo.sha()
+    assert Git(repo.path).rev_parse("HEAD") == expected
 
 
 def test_toplevel(repo: Repo, tmp_path: Path) -> None:

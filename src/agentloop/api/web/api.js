@@ -111,6 +111,14 @@ export const api = {
   getNotes: (id, signal) => request("GET", runPath(id, "/notes"), { signal }),
   /** A note for the run's next agent step: {text, file?, line?} (SPEC 18). */
   addNote: (id, note) => request("POST", runPath(id, "/notes"), { json: { ...note, source: "web" } }),
+  /** The run's plan now: {source, location, tasks: [{line, marker, text, ...}], ...}. */
+  getPlan: (id, signal) => request("GET", runPath(id, "/plan"), { signal }),
+  /** merge ({target?, strategy?}), scrap, or create-pr of a finished run (SPEC 8). */
+  review: (id, action, json = {}) => request("POST", runPath(id, `/${action}`), { json }),
+  /** The specs of the workspace `root` (an absolute path), each with its default plan. */
+  listSpecs: (root, signal) => request("GET", "workspaces/specs", { query: { workspace_root: root }, signal }),
+  /** POST /runs: {workspace_root, spec_path, plan_path?, name?, config_override?}. */
+  createRun: (body) => request("POST", "runs", { json: body }),
   /** Resolves when `token` is accepted; AuthRequired when it is refused. */
   checkToken: (token) => request("GET", "runs", { query: { limit: 1 }, token }),
 };

@@ -1,7 +1,9 @@
-// The dashboard's entry: theme, token gate, hash routes (#/ runs, #/runs/<id> one run).
+// The dashboard's entry: theme, token gate, hash routes (#/ runs, #/runs/<id> one run,
+// #/new a new run).
 
 import { api, ApiError, AuthRequired, clearToken, getToken, onAuthRequired } from "./api.js";
 import { h, replace, setText } from "./dom.js";
+import { mountNewRun } from "./views/new_run.js";
 import { mountRun } from "./views/run.js";
 import { mountRuns } from "./views/runs.js";
 import { askForToken } from "./views/token.js";
@@ -45,6 +47,7 @@ function parseRoute() {
   const params = new URLSearchParams(query);
   const match = path.match(/^\/runs\/([^/]+)\/?$/);
   if (match) return { view: "run", id: decodeURIComponent(match[1]), params };
+  if (/^\/new\/?$/.test(path)) return { view: "new", params };
   return { view: "runs", params };
 }
 
@@ -59,7 +62,9 @@ function route({ focus = true } = {}) {
   updateTokenButton();
   const where = parseRoute();
   const ctx = { setConnection };
-  current = where.view === "run" ? mountRun(main, where.id, ctx) : mountRuns(main, where.params, ctx);
+  if (where.view === "run") current = mountRun(main, where.id, ctx);
+  else if (where.view === "new") current = mountNewRun(main, where.params);
+  else current = mountRuns(main, where.params, ctx);
   if (focus) {
     window.scrollTo(0, 0);
     main.focus({ preventScroll: true });

@@ -13,6 +13,23 @@ export function allowedActions(status) {
   };
 }
 
+/** Runs that failed only at their merge: the work is done, so they can still be merged. */
+const MERGEABLE_FAILURES = new Set(["merge_conflict", "merge_verification_failed"]);
+
+/** Which review actions a run allows (SPEC 8): merge a completed run (or one whose merge
+ * failed), scrap or open a pull request for any ended run; none once its branch is deleted
+ * (a scrap: a merged run's review_status stays "merged", so the caller says `branchGone`). */
+export function allowedReviews(run, branchGone = false) {
+  const ended = isTerminal(run?.status);
+  const open = ended && run.review_status !== "scrapped" && !branchGone;
+  const mergeable = run?.status === "COMPLETED" || (run?.status === "FAILED" && MERGEABLE_FAILURES.has(run.reason));
+  return {
+    merge: open && mergeable && !run.merge_commit,
+    scrap: open,
+    "create-pr": open && !run.pr_url,
+  };
+}
+
 export function parseTime(value) {
   if (!value) return null;
   const ms = Date.parse(value);

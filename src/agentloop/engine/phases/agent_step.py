@@ -2,8 +2,9 @@
 
 One step runs the agent once (with the retry policy), streams its output, and records what
 the iteration produced: the new HEAD, the plan's state, the task named, the completion token.
-After a crash the step runs again: any agent left over from the previous daemon is killed
-first and uncommitted edits in the worktree are discarded, so the agent starts clean.
+After a crash or a pause the step runs again: any agent left over from the previous daemon
+is killed first, then the agent resumes its own session where it was interrupted, or starts
+over on a clean worktree (``phases.resume``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from agentloop.agents import AgentRequest, AgentResult, RetryPolicy, get_agent, run_with_retries
-from agentloop.agents.process import kill_stale_group
 from agentloop.core.agent_model import agent_model
 from agentloop.core.completion import completion_status
 from agentloop.core.plan import Plan, read_plan
@@ -29,16 +29,16 @@ from agentloop.engine.files import RunFiles
 from agentloop.engine.history import IterationRecord
 from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.phases.lifecycle import check_hold, current_agent
+from agentloop.engine.phases.resume import Attempt, begin_attempt, resuming, run_resuming
 from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.prompting import implementation_prompt, review_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder, StepHandle
 from agentloop.engine.sink import EngineSink, log_names
 from agentloop.store.notes import Notes
+from agentloop.store.sessions import Sessions
 from agentloop.vcs.escape import changed_since, snapshot_primary
-from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
 from agentloop.vcs.hunks import hunk_digests
-from agentloop.vcs.wip import save_uncommitted
 
 RUNNER_NOTES = "runner-notes.txt"
 _TASK_NAMED = re.compile(
@@ -122,29 +122,30 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     if held:
         return {"usage_limit": True, **held}
     recorder = Recorder(ctx)
-    _recover_interrupted_attempt(ctx, phase, iteration, worktree)
+    agent_name = current_agent(ctx)
+    start = begin_attempt(ctx, phase, iteration, worktree, agent_name)
     log_name, events_name = log_names(phase, iteration)
     files = RunFiles(ctx)
-    handle = recorder.start_step(phase, iteration, output_path=str(files.path(log_name)))
-    prompt, note_ids = _with_user_notes(ctx, prompt)
-    agent_name = current_agent(ctx)
-    model = agent_model(ctx.config, AgentName(agent_name), review=phase is Phase.REVIEW)
+    handle = recorder.start_step(
+        phase,
+        iteration,
+        start.attempt,
+        output_path=str(files.path(log_name)),
+        resumed_session=start.session,
+    )
+    if start.session is not None:  # the step's session from its start, resumed or not
+        Sessions(ctx.store).record(handle.step_id, agent_name, start.session)
+    notes, note_ids = _user_notes(ctx)
+    prompt = with_user_notes(prompt, notes) if notes else prompt
+    request = resuming(_request(ctx, phase, iteration, prompt, agent_name), start, notes)
     snapshot = ctx.runtime.primary_snapshots.pop(ctx.run_id, None) or snapshot_primary(
         ctx.workspace
     )
-    sink = EngineSink(ctx, handle, log_name, events_name)
+    sink = EngineSink(ctx, handle, log_name, events_name, agent=agent_name)
     agent_started = time.perf_counter()
     try:
-        result = run_with_retries(
-            get_agent(agent_name),
-            _request(ctx, phase, iteration, prompt, model, agent_name),
-            sink,
-            RetryPolicy(ctx.config.agent_retries, ctx.config.agent_retry_backoff_sec),
-            sleep=ctx.runtime.interruptible_sleep(ctx.run_id),
-            on_retry=lambda attempt, reason, backoff_ms: _record_retry(
-                recorder, handle, attempt, reason, backoff_ms
-            ),
-        )
+        attempt = _attempt(ctx, recorder, handle, sink, worktree, agent_name)
+        result = run_resuming(attempt, request, prompt)
     except BaseException:
         sink.close()
         raise
@@ -168,17 +169,42 @@ def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> Ag
     return AgentRun(handle, result, plan, escaped, agent_ms, artifacts, note_ids)
 
 
-def _with_user_notes(ctx: RunContext, prompt: str) -> tuple[str, tuple[str, ...]]:
-    """The prompt with the user's undelivered notes (SPEC 18), which also go into
-    runner-notes.txt; and their ids, marked delivered when the step has run."""
+def _attempt(
+    ctx: RunContext,
+    recorder: Recorder,
+    handle: StepHandle,
+    sink: EngineSink,
+    worktree: Path,
+    agent_name: str,
+) -> Attempt:
+    """The step's attempt: ``run`` runs the agent under the run's retry policy."""
+
+    def run(request: AgentRequest) -> AgentResult:
+        return run_with_retries(
+            get_agent(agent_name),
+            request,
+            sink,
+            RetryPolicy(ctx.config.agent_retries, ctx.config.agent_retry_backoff_sec),
+            sleep=ctx.runtime.interruptible_sleep(ctx.run_id),
+            on_retry=lambda attempt, reason, backoff_ms: _record_retry(
+                recorder, handle, attempt, reason, backoff_ms
+            ),
+        )
+
+    return Attempt(ctx, recorder, handle, sink, worktree, run)
+
+
+def _user_notes(ctx: RunContext) -> tuple[str, tuple[str, ...]]:
+    """The block of the user's undelivered notes (SPEC 18) for the prompt, which also goes
+    into runner-notes.txt; and their ids, marked delivered when the step has run."""
     pending = Notes(ctx.store).of_run(ctx.run_id, undelivered=True)
     if not pending:
-        return prompt, ()
+        return "", ()
     block = user_notes_block([(note.text, note.file, note.line) for note in pending])
     files = RunFiles(ctx)
     notes = files.read(RUNNER_NOTES) if files.exists(RUNNER_NOTES) else ""
     files.write(RUNNER_NOTES, (notes.rstrip("\n") + "\n\n" if notes.strip() else "") + block + "\n")
-    return with_user_notes(prompt, block), tuple(note.id for note in pending)
+    return block, tuple(note.id for note in pending)
 
 
 def _needs_review(ctx: RunContext, plan: Plan | None) -> bool:
@@ -198,35 +224,10 @@ def _record_retry(
     )
 
 
-def _recover_interrupted_attempt(
-    ctx: RunContext, phase: Phase, iteration: int, worktree: Path
-) -> None:
-    """An attempt of this step was interrupted (the daemon died, or the run was paused):
-    stop its agent if it outlived us, and set its uncommitted edits aside (saved under
-    ``refs/agentloop/wip/<run>-<step>``, nothing is lost) so the agent starts clean. Edits
-    left by a step that finished are kept: the next iteration may commit them."""
-    if ctx.runtime.is_clean(ctx.run_id):
-        return
-    interrupted = ctx.store.steps_of(
-        ctx.run_id, phase, iteration, (StepStatus.IN_PROGRESS, StepStatus.CANCELED)
-    )
-    if not interrupted:
-        return
-    for step in interrupted:
-        leftover = ctx.store.step_process(step.id)
-        if leftover is not None and leftover.pgid:
-            kill_stale_group(
-                int(leftover.pgid), float(leftover.proc_start_time or 0), owner=ctx.run_id
-            )
-    save_uncommitted(worktree, f"{ctx.run_id}-{interrupted[-1].id}")
-    git = Git(worktree)
-    git.run("reset", "--hard", "--quiet", "HEAD", check=False)
-    git.run("clean", "-fd", "--quiet", check=False)
-
-
 def _request(
-    ctx: RunContext, phase: Phase, iteration: int, prompt: str, model: str, agent_name: str
+    ctx: RunContext, phase: Phase, iteration: int, prompt: str, agent_name: str
 ) -> AgentRequest:
+    model = agent_model(ctx.config, AgentName(agent_name), review=phase is Phase.REVIEW)
     env = child_env(
         LOOP_RUN_ID=ctx.run_id,
         LOOP_RUN_DIR=str(RunFiles(ctx).primary_dir),

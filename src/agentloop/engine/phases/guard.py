@@ -33,30 +33,60 @@ def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
 
 def _guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
     runtime = current()
-    ctx = RunContext.load(run_id)
-    status = ctx.run.status
-    if status.is_terminal or (
-        status is RunStatus.PAUSED and phase.__name__ not in ALLOWED_WHILE_PAUSED
-    ):
-        return {"stop": True, "status": status.value}
-    try:
-        with in_flight.step(run_id):
+    # In flight before the run is read: see superseded().
+    with in_flight.step(run_id):
+        ctx = RunContext.load(run_id, fenced=True)
+        status = ctx.run.status
+        if (
+            status.is_terminal
+            or (status is RunStatus.PAUSED and phase.__name__ not in ALLOWED_WHILE_PAUSED)
+            or superseded(ctx)
+        ):
+            return {"stop": True, "status": status.value}
+        try:
             restore_worktree(ctx)
             outcome = phase(ctx, *args)
-    except Conflict as exc:
-        # The run was paused or canceled while this step started: stop quietly.
-        outcome = {"stop": True, "status": str(exc.facts.get("current_status"))}
-    except AgentloopError as exc:
-        _log.warning("run %s: %s failed: %s", run_id, phase.__name__, exc)
-        outcome = {"failed": True, "reason": str(exc)}
-    except Exception as exc:
-        _log.exception("run %s: %s raised", run_id, phase.__name__)
-        outcome = {"failed": True, "reason": f"internal_error: {type(exc).__name__}: {exc}"}
-    if outcome.get("failed"):
-        _remember_failed_step(ctx)
+        except Conflict as exc:
+            # The run was paused, canceled or reset since this step began: stop quietly.
+            outcome = {"stop": True, "status": str(exc.facts.get("current_status"))}
+        except AgentloopError as exc:
+            _log.warning("run %s: %s failed: %s", run_id, phase.__name__, exc)
+            outcome = {"failed": True, "reason": str(exc)}
+        except Exception as exc:
+            _log.exception("run %s: %s raised", run_id, phase.__name__)
+            outcome = {"failed": True, "reason": f"internal_error: {type(exc).__name__}: {exc}"}
+        if outcome.get("failed"):
+            _remember_failed_step(ctx)
     if runtime.shutting_down:
         _block_until_exit()
     return outcome
+
+
+def ending_step(run_id: str, work: Callable[[RunContext], Outcome]) -> Outcome:
+    """Run ``work`` as one of the run's closing steps (finish, after-finish) as phases run:
+    in flight, its writes fenced to its attempt, stopped quietly once that was superseded."""
+    with in_flight.step(run_id):
+        ctx = RunContext.load(run_id, fenced=True)
+        if superseded(ctx):
+            return {"stop": True, "status": ctx.run.status.value}
+        try:
+            return work(ctx)
+        except Conflict as exc:
+            return {"stop": True, "status": str(exc.facts.get("current_status"))}
+
+
+def superseded(ctx: RunContext) -> bool:
+    """Whether this step belongs to a workflow execution that a control call of this daemon
+    has stopped (pause, cancel, reset). DBOS had started the step before the call cancelled
+    the workflow, but the step was not yet in flight, so the call did not wait for it and
+    may already have moved the run on: read after a reset, the run looks like a fresh
+    attempt, with a new epoch that no fence would refuse."""
+    if not ctx.runtime.was_interrupted(ctx.run_id):
+        return False
+    from dbos import DBOS
+
+    status = DBOS.get_workflow_status(ctx.run_id)
+    return status is not None and status.status == "CANCELLED"
 
 
 def restore_worktree(ctx: RunContext) -> None:
@@ -84,7 +114,9 @@ def _remember_failed_step(ctx: RunContext) -> None:
     try:
         state = RunState.from_json(ctx.store.get_run_state(ctx.run_id))
         state.failed_step = ctx.step_key
-        ctx.store.update_run(ctx.run_id, state=state.to_json())
+        ctx.store.update_run(ctx.run_id, state=state.to_json(), expect_epoch=ctx.attempt)
+    except Conflict:
+        pass  # a retry or reset started another attempt: this one's failure is moot
     except AgentloopError:
         _log.exception("run %s: could not record the failed step", ctx.run_id)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agentloop.core.clock import now_ms
 from agentloop.core.types import EventType, RunStatus
 from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.notify import notify
-from agentloop.engine.phases.guard import Outcome
-from agentloop.engine.recorder import ACTIVE_STATUSES, Recorder, now_ms
+from agentloop.engine.phases.guard import Outcome, ending_step
+from agentloop.engine.recorder import ACTIVE_STATUSES, Recorder
 
 
 def begin(ctx: RunContext) -> Outcome:
@@ -94,12 +95,16 @@ def resume_after_limit(ctx: RunContext) -> Outcome:
 
 
 def finish_outcome(run_id: str, status: str, reason: str | None) -> Outcome:
-    ctx = RunContext.load(run_id)
-    final = finishing.finish_run(ctx, RunStatus(status), reason)
-    return {"status": final.value}
+    def finish(ctx: RunContext) -> Outcome:
+        return {"status": finishing.finish_run(ctx, RunStatus(status), reason).value}
+
+    return ending_step(run_id, finish)
 
 
 def after_finish(run_id: str) -> Outcome:
-    ctx = RunContext.load(run_id)
-    finishing.clean_up(ctx)
-    return {}
+    def clean_up(ctx: RunContext) -> Outcome:
+        if ctx.run.status.is_terminal:  # not when the finish was refused (a reset won)
+            finishing.clean_up(ctx)
+        return {}
+
+    return ending_step(run_id, clean_up)

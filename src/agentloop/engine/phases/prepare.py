@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentloop.core.errors import Conflict
 from agentloop.core.templates import branch_slug, render_worktree_path, spec_slug
 from agentloop.core.types import EventType, RunMode
 from agentloop.engine.context import RunContext
@@ -21,7 +22,7 @@ from agentloop.vcs.branches import unique_branch
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
 from agentloop.vcs.provider import select_provider
-from agentloop.vcs.worktree import refuse_dirty
+from agentloop.vcs.worktree import Worktree, WorktreeProvider, refuse_dirty
 
 
 def prepare(ctx: RunContext) -> Outcome:
@@ -81,14 +82,28 @@ def _prepare(ctx: RunContext) -> Outcome:
     if not files.exists("runner-notes.txt"):
         files.write("runner-notes.txt", "")
     write_initial_prompt(ctx, Path(path_text))
-    recorder.event(
-        EventType.WORKTREE_CREATED,
-        "worktree_created",
-        run={"worktree_path": str(worktree.path)},
-        state=True,
-        provider=provider_label,
-        worktree_path=str(worktree.path),
-        run_branch=branch,
-        expect=ACTIVE_STATUSES,  # canceled meanwhile: the cancel's cleanup removes it
-    )
+    try:
+        recorder.event(
+            EventType.WORKTREE_CREATED,
+            "worktree_created",
+            run={"worktree_path": str(worktree.path)},
+            state=True,
+            provider=provider_label,
+            worktree_path=str(worktree.path),
+            run_branch=branch,
+            expect=ACTIVE_STATUSES,  # canceled meanwhile: the cancel's cleanup removes it
+        )
+    except Conflict:
+        _remove_unless_recorded(ctx, provider, worktree)
+        raise
     return {"ok": True, "experiment": config.mode is RunMode.EXPERIMENT}
+
+
+def _remove_unless_recorded(
+    ctx: RunContext, provider: WorktreeProvider, worktree: Worktree
+) -> None:
+    """This prepare's attempt was superseded (a reset) after it created the worktree: the
+    run no longer records it, so nobody else would remove it. Its branch stays, as a
+    reset leaves the old one."""
+    if ctx.store.get_run(ctx.run_id).worktree.worktree_path != str(worktree.path):
+        provider.remove(ctx.workspace, worktree)

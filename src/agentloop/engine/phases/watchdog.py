@@ -7,8 +7,10 @@ last step did not decide (its review waited out a usage limit, or an older workf
 
 from __future__ import annotations
 
-import time
+import re
 
+from agentloop.artifacts.layout import prompt_rewrite
+from agentloop.core.clock import now_ms, rfc3339_to_ms
 from agentloop.core.plan import read_plan
 from agentloop.core.prompts import apply_rewrite, rewrite_note
 from agentloop.core.types import (
@@ -36,9 +38,9 @@ from agentloop.engine.signals import (
     gate_passes,
     made_progress,
 )
-from agentloop.store.rows import rfc3339_to_ms
 
 NEEDS_ATTENTION = "needs_attention"
+_REWRITE_NAME = re.compile(r"prompt\.rewrite\.(\d+)\.txt")
 
 
 def watchdog(ctx: RunContext, iteration: int) -> Outcome:
@@ -164,7 +166,7 @@ def _budget_exceeded(ctx: RunContext) -> str | None:
         return "budget_cost"
     if ctx.config.max_runtime_sec is not None:
         started = rfc3339_to_ms(run.started_at) if run.started_at else None
-        if started and time.time() * 1000 - started >= ctx.config.max_runtime_sec * 1000:
+        if started and now_ms() - started >= ctx.config.max_runtime_sec * 1000:
             return "budget_time"
     return None
 
@@ -173,11 +175,11 @@ def _rewrite(ctx: RunContext, signal: Signal, recorder: Recorder) -> None:
     files = RunFiles(ctx)
     before_name = ctx.state.prompt_path or PROMPT_SNAPSHOT
     before_text = implementation_prompt(ctx)
-    k = ctx.state.rewrites_used + 1
-    after_name = f"prompt.rewrite.{k}.txt"
+    k = _next_rewrite_number(ctx.state.prompt_path, ctx.state.rewrites_used)
+    after_name = prompt_rewrite(k)
     after_text = apply_rewrite(before_text, [rewrite_note(signal.signal, signal.detail)])
     after_path = files.write(after_name, after_text)
-    ctx.state.rewrites_used = k
+    ctx.state.rewrites_used += 1
     ctx.state.prompt_path = after_name
     recorder.event(
         EventType.WATCHDOG_REWRITE,
@@ -187,6 +189,13 @@ def _rewrite(ctx: RunContext, signal: Signal, recorder: Recorder) -> None:
         prompt_before=str(files.path(before_name)),
         prompt_after=str(after_path),
     )
+
+
+def _next_rewrite_number(prompt_path: str | None, rewrites_used: int) -> int:
+    """A resume (or retry) renews the rewrite budget, not the file names: numbering goes on
+    from the last rewrite, so none overwrites an earlier one that its event points at."""
+    last = _REWRITE_NAME.fullmatch(prompt_path or "")
+    return max(rewrites_used, int(last.group(1)) if last else 0) + 1
 
 
 __all__ = ["WatchdogSignal", "watchdog"]

@@ -64,13 +64,14 @@ export function mountRuns(container, params, ctx) {
   const pageInfo = h("span", { class: "page-info", "aria-live": "polite" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages of runs", hidden: true }, newer, pageInfo, older);
   const error = h("p", { class: "form-error", role: "alert" });
+  const newRun = h("a", { class: "button-link primary new-run-link", href: "#/new" }, "New run");
 
   replace(
     container,
     h(
       "section",
       { class: "runs-view", "aria-labelledby": "runs-title" },
-      h("div", { class: "view-head" }, h("h1", { id: "runs-title" }, "Runs"), count),
+      h("div", { class: "view-head" }, h("h1", { id: "runs-title" }, "Runs"), count, newRun),
       h(
         "form",
         { class: "filters", role: "search", onsubmit: (event) => event.preventDefault() },
@@ -95,6 +96,7 @@ export function mountRuns(container, params, ctx) {
   );
   renderWorkspaceOptions();
   rememberListQuery(listQuery());
+  pointNewRun();
 
   const refresh = refresher(async () => {
     let offset;
@@ -126,7 +128,13 @@ export function mountRuns(container, params, ctx) {
     return query.toString();
   }
 
+  /** "New run" starts in the workspace the list is filtered to, if any. */
+  function pointNewRun() {
+    newRun.href = filter.workspace ? `#/new?workspace=${encodeURIComponent(filter.workspace)}` : "#/new";
+  }
+
   function showAddress() {
+    pointNewRun();
     const text = listQuery();
     history.replaceState(null, "", text ? `#/?${text}` : "#/");
     rememberListQuery(text);
@@ -192,7 +200,7 @@ export function mountRuns(container, params, ctx) {
       empty,
       filter.workspace || filter.status
         ? "No runs match these filters."
-        : "No runs yet. Start one with `loopctl run specs/<spec>.md`.",
+        : "No runs yet. Start one with New run, or `loopctl run specs/<spec>.md`.",
     );
     loaded = true;
   }

@@ -1,0 +1,155 @@
+"""The gate every phase step passes (engine.phases.guard): a stopped run runs no phase, a
+failing phase fails the run with a reason (and is remembered for a retry), a run stopped
+mid-start stops quietly, and a run's lost worktree is rebuilt from its branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentloop.core.errors import AgentloopError, GitError
+from agentloop.core.types import EventType, RunStatus
+from agentloop.engine.context import RunContext
+from agentloop.engine.history import RunState
+from agentloop.engine.inflight import in_flight
+from agentloop.engine.phases import begin, guarded, resume_after_limit
+from agentloop.engine.phases.guard import Outcome
+from agentloop.store import Store
+
+from .conftest import MakeRun, event_types, git
+
+
+class Phase:
+    """A phase that records that it ran (and what the guard let it see)."""
+
+    def __init__(self, result: Outcome | BaseException | None = None) -> None:
+        self.result = result if result is not None else {"ok": True}
+        self.calls: list[RunContext] = []
+        self.__name__ = "implementation"
+
+    def __call__(self, ctx: RunContext, *args: object) -> Outcome:
+        self.calls.append(ctx)
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+@pytest.mark.parametrize("final", [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED])
+def test_a_finished_run_runs_no_phase(make_run: MakeRun, final: RunStatus) -> None:
+    run_id = make_run(final)
+    phase = Phase()
+
+    assert guarded(run_id, phase) == {"stop": True, "status": final.value}
+    assert phase.calls == []
+
+
+def test_a_paused_run_runs_only_the_usage_limit_steps(make_run: MakeRun, store: Store) -> None:
+    run_id = make_run(RunStatus.PAUSED, reason="usage_limit")
+    phase = Phase()
+
+    assert guarded(run_id, phase) == {"stop": True, "status": "PAUSED"}
+    assert phase.calls == []
+
+    assert guarded(run_id, resume_after_limit) == {}
+    assert store.get_run(run_id).status is RunStatus.RUNNING
+    assert event_types(store, run_id)[-1] is EventType.RUN_RESUMED
+
+
+def test_a_phase_runs_marked_in_flight_with_its_arguments(make_run: MakeRun) -> None:
+    run_id = make_run()
+    seen: list[object] = []
+
+    def implementation(ctx: RunContext, iteration: int) -> Outcome:
+        seen.append(iteration)
+        seen.append(in_flight.running(ctx.run_id))
+        return {"next": iteration + 1}
+
+    assert guarded(run_id, implementation, 4) == {"next": 5}
+    assert seen == [4, True]
+    assert not in_flight.running(run_id)
+
+
+def test_our_error_fails_the_run_with_its_message_and_remembers_the_step(
+    make_run: MakeRun, store: Store
+) -> None:
+    run_id = make_run()
+    phase = Phase(GitError("git worktree add failed", args=["worktree"], returncode=128))
+
+    outcome = guarded(run_id, phase)
+
+    assert outcome == {"failed": True, "reason": "git worktree add failed"}
+    assert not in_flight.running(run_id)
+    # outside a DBOS step the step key is 0: recorded, so a retry rewinds to it
+    assert RunState.from_json(store.get_run_state(run_id)).failed_step == 0
+
+
+def test_an_unexpected_exception_becomes_an_internal_error_reason(make_run: MakeRun) -> None:
+    run_id = make_run()
+
+    outcome = guarded(run_id, Phase(KeyError("iteration")))
+
+    assert outcome["failed"] is True
+    assert outcome["reason"] == "internal_error: KeyError: 'iteration'"
+    assert not in_flight.running(run_id)
+
+
+def test_a_failure_does_not_erase_the_rest_of_the_state(make_run: MakeRun, store: Store) -> None:
+    run_id = make_run(state=RunState(epoch=2, rewrites_used=1, start_head="abc"))
+
+    guarded(run_id, Phase(AgentloopError("boom")))
+
+    state = RunState.from_json(store.get_run_state(run_id))
+    assert (state.epoch, state.rewrites_used, state.start_head) == (2, 1, "abc")
+
+
+def test_a_run_canceled_while_its_step_starts_stops_quietly(
+    make_run: MakeRun, store: Store
+) -> None:
+    """The guard saw RUNNING; the cancel landed before the step's first write."""
+    run_id = make_run(RunStatus.PENDING)
+
+    def canceled_under_it(ctx: RunContext) -> Outcome:
+        store.update_run(run_id, status=RunStatus.CANCELED.value)
+        return begin(ctx)
+
+    canceled_under_it.__name__ = "begin"
+
+    assert guarded(run_id, canceled_under_it) == {"stop": True, "status": "CANCELED"}
+    run = store.get_run(run_id)
+    assert run.status is RunStatus.CANCELED
+    assert run.started_at is None
+    assert EventType.RUN_STARTED not in event_types(store, run_id)
+
+
+def test_begin_starts_a_pending_run(make_run: MakeRun, store: Store) -> None:
+    run_id = make_run(RunStatus.PENDING)
+
+    assert guarded(run_id, begin) == {"iteration": 0}
+
+    run = store.get_run(run_id)
+    assert run.status is RunStatus.RUNNING
+    assert run.started_at is not None
+    assert event_types(store, run_id) == [EventType.RUN_CREATED, EventType.RUN_STARTED]
+
+
+def test_a_lost_worktree_is_rebuilt_from_the_run_branch_before_the_phase(
+    make_run: MakeRun, workspace: Path, tmp_path: Path
+) -> None:
+    worktree = tmp_path / "wt" / "demo"
+    git(workspace, "worktree", "add", "-q", "-b", "run/demo", str(worktree), "main")
+    (worktree / "work.txt").write_text("done by the agent\n")
+    git(worktree, "add", "work.txt")
+    git(worktree, "commit", "-q", "-m", "agent work")
+    git(workspace, "worktree", "remove", "--force", str(worktree))
+    assert not worktree.exists()
+    run_id = make_run(worktree=worktree, run_branch="run/demo")
+    seen: list[str] = []
+
+    def implementation(ctx: RunContext) -> Outcome:
+        seen.append((worktree / "work.txt").read_text())
+        return {}
+
+    assert guarded(run_id, implementation) == {}
+    assert seen == ["done by the agent\n"]
+    assert git(worktree, "rev-parse", "--abbrev-ref", "HEAD") == "run/demo"
