@@ -1,5 +1,15 @@
 """Starting the engine: open and migrate the store, launch DBOS, reconcile run rows with
-their workflows so that no run is left RUNNING with nothing running."""
+their workflows so that no run is left RUNNING with nothing running.
+
+Runs recorded under another ``WORKFLOW_VERSION`` (a loopd before an upgrade that changed
+the workflow's steps or what they return): DBOS recovers and dequeues only workflows of
+this version, so theirs would stay PENDING or ENQUEUED forever, holding their queue and
+workspace slots, and their recorded steps cannot replay here. Boot cancels such a workflow;
+its run, when RUNNING or PENDING, ends FAILED (reason ``outdated_workflow: ...``), when
+PAUSED (a usage-limit wait) stays so. A retry, or a resume, then runs the workflow again
+from its first step as this version's (``control.workflow_outdated``): the run's branch,
+worktree and iteration stand.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ import logging
 
 from agentloop.core.types import EventType, RunStatus
 from agentloop.engine.runtime import Runtime, install
-from agentloop.engine.settings import DaemonSettings
+from agentloop.engine.settings import WORKFLOW_VERSION, DaemonSettings
 
 _log = logging.getLogger("agentloop.engine")
 
@@ -45,6 +55,7 @@ def reconcile(runtime: Runtime) -> None:
     """
     from dbos import DBOS
 
+    _retire_outdated(runtime)
     for run in runtime.store.runs_by_status(RunStatus.PENDING, RunStatus.RUNNING):
         status = DBOS.get_workflow_status(run.id)
         if status is None:
@@ -53,6 +64,36 @@ def reconcile(runtime: Runtime) -> None:
             _pause(run.id)
         elif status.status in {"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
             _fail(runtime, run.id, f"internal_error: workflow {status.status.lower()}")
+
+
+def _retire_outdated(runtime: Runtime) -> None:
+    """Cancel the active workflows of another version (module docstring) and fail their
+    runs that were RUNNING or PENDING, saying how to go on."""
+    from dbos import DBOS
+
+    from agentloop.engine.control import workflow_outdated
+
+    settings = runtime.settings
+    active = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED)
+    for run in runtime.store.runs_by_status(*active):
+        status = DBOS.get_workflow_status(run.id)
+        if status is None or not workflow_outdated(run.id):
+            continue
+        # What this host would have recovered or dequeued at that version (on PostgreSQL
+        # another host's runs are its own, or the failover's); an ended workflow is
+        # reconciled as any other, and a resume or retry rewinds it.
+        ours = status.status == "PENDING" and status.executor_id == settings.executor_id
+        queued = status.status == "ENQUEUED" and not settings.is_postgres
+        if not (ours or queued):
+            continue
+        DBOS.cancel_workflow(run.id)
+        if run.status is not RunStatus.PAUSED:
+            _fail(
+                runtime,
+                run.id,
+                f"outdated_workflow: started by {status.app_version}, this loopd runs "
+                f"{WORKFLOW_VERSION}; retry the run to go on from where it is",
+            )
 
 
 def _pause(run_id: str) -> None:

@@ -21,6 +21,7 @@ from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.runtime import QUEUE_NAME, Runtime
+from agentloop.engine.settings import WORKFLOW_VERSION
 from agentloop.logs import get_logger
 
 _log = logging.getLogger("agentloop.engine")
@@ -269,10 +270,10 @@ def _continue_workflow(runtime: Runtime, ctx: RunContext) -> None:
     from dbos import DBOS
 
     state = _workflow_status(ctx.run_id)
-    if state == "CANCELLED":
+    if state == "CANCELLED" and not workflow_outdated(ctx.run_id):
         in_flight.wait_ended(ctx.run_id)  # the paused step must end before it runs again
         DBOS.resume_workflow(ctx.run_id, queue_name=QUEUE_NAME)
-    elif state in {"SUCCESS", "ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
+    elif state in {"CANCELLED", "SUCCESS", "ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
         _rewind(runtime, ctx, ctx.state.failed_step)
 
 
@@ -288,12 +289,29 @@ def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
     in_flight.wait_ended(ctx.run_id)  # a canceled step still winding down must not overlap
     if _workflow_status(ctx.run_id) in {"PENDING", "ENQUEUED"}:
         DBOS.cancel_workflow(ctx.run_id)
+    version: dict[str, str] = {}
+    if workflow_outdated(ctx.run_id):
+        # Its recorded outcomes do not replay in this version's workflow: it runs again
+        # from its first step, as this version's (begin and prepare are safe to run again:
+        # they find the run's branch, worktree and iteration, so its work stands).
+        start_step, version = 1, {"application_version": WORKFLOW_VERSION}
     DBOS.rewind_workflow(
         ctx.run_id,
         start_step=start_step or _first_unfinished_step(ctx.run_id),
         queue_name=QUEUE_NAME,
         queue_partition_key=ctx.run.workspace_root,
+        **version,
     )
+
+
+def workflow_outdated(run_id: str) -> bool:
+    """The run's workflow was recorded under another ``WORKFLOW_VERSION``: this loopd
+    neither recovers nor dequeues it, nor can it replay its steps (engine.boot)."""
+    from dbos import DBOS
+
+    status = DBOS.get_workflow_status(run_id)
+    version = getattr(status, "app_version", None) if status is not None else None
+    return version is not None and version != WORKFLOW_VERSION
 
 
 def await_workflow_end(run_id: str, timeout_sec: float = 10.0) -> None:

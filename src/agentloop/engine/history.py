@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agentloop.engine.outcome import StepOutcome
+
 HISTORY_WINDOW = 8
 """Iterations kept: the longest look-back of any signal is three."""
 
@@ -43,12 +45,43 @@ class FinishedStep:
 
     ``work`` is what the step's own work (agent or commands) returned; ``outcome`` is what
     the step returned, the watchdog's decision included when the step ended its iteration.
+
+    Not a second copy of DBOS's checkpoints: it covers what they cannot. DBOS checkpoints
+    a step's outcome only after the step returns, in a transaction of its own; the step's
+    work (an agent's run, paid for) is recorded in ours. A crash between the two re-runs
+    the step from its start, and only this record, written in the transaction that records
+    the work, tells it the work is done (``phases.step_end.replay_finished``). A retry or a
+    resume rewinds DBOS to this step too, and must keep its work while deciding again.
     """
 
     key: int
     epoch: int
-    work: dict[str, Any]
-    outcome: dict[str, Any]
+    work: StepOutcome
+    outcome: StepOutcome
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "epoch": self.epoch,
+            "work": self.work.to_json(),
+            "outcome": self.outcome.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FinishedStep | None:
+        """None for a record of an older loopd (its outcomes were dicts of flags): the step
+        then runs in full, as one whose work is not recorded."""
+        work, outcome = data.get("work"), data.get("outcome")
+        if not (isinstance(work, dict) and "kind" in work):
+            return None
+        if not (isinstance(outcome, dict) and "kind" in outcome):
+            return None
+        return cls(
+            int(data["key"]),
+            int(data["epoch"]),
+            StepOutcome.from_json(work),
+            StepOutcome.from_json(outcome),
+        )
 
 
 @dataclass
@@ -81,7 +114,9 @@ class RunState:
         return record
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["finished_step"] = self.finished_step.to_json() if self.finished_step else None
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> RunState:
@@ -90,7 +125,7 @@ class RunState:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["history"] = [IterationRecord.from_json(h) for h in known.get("history", [])]
         if known.get("finished_step"):
-            known["finished_step"] = FinishedStep(**known["finished_step"])
+            known["finished_step"] = FinishedStep.from_json(known["finished_step"])
         return cls(**known)
 
     def reset_counters(self) -> None:

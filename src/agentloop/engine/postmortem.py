@@ -59,8 +59,6 @@ POSTMORTEM_FILE = analysis("postmortem")
 PROMPT_FILE = analysis("postmortem-prompt")
 _ACTIVE_WORKFLOW = ["PENDING", "ENQUEUED"]
 
-Outcome = dict[str, Any]
-
 
 def workflow_prefix(run_id: str) -> str:
     return f"{run_id}-postmortem-"
@@ -68,32 +66,29 @@ def workflow_prefix(run_id: str) -> str:
 
 # -- the durable workflow ----------------------------------------------------------------------
 @DBOS.step(name="agentloop.postmortem_plan")
-def plan_step(run_id: str) -> Outcome:
-    """Whether the run's postmortem is wanted now, and the id of its workflow."""
+def plan_step(run_id: str) -> str | None:
+    """The id of the run's postmortem workflow when one is wanted now, else None."""
     try:
         ctx = RunContext.load(run_id)
         if not ctx.run.status.is_terminal or not ctx.config.postmortem:
-            return {}
-        return {"workflow_id": f"{workflow_prefix(run_id)}e{ctx.state.epoch}"}
+            return None
+        return f"{workflow_prefix(run_id)}e{ctx.state.epoch}"
     except Exception:
         _log.exception("run %s: could not plan the postmortem", run_id)
-        return {}
+        return None
 
 
 def start_after_finish(run_id: str) -> None:
     """Called by the run workflow (not a step): start the postmortem as a child workflow,
     which the parent's checkpoint makes exactly-once across a replay."""
-    planned = plan_step(run_id)
-    workflow_id = planned.get("workflow_id")
+    workflow_id = plan_step(run_id)
     if workflow_id:
         with SetWorkflowID(workflow_id):
             DBOS.start_workflow(postmortem_workflow, run_id, workflow_id, "finish")
 
 
 @DBOS.step(name="agentloop.postmortem")
-def postmortem_step(
-    run_id: str, workflow_id: str, trigger: str, model: str | None = None
-) -> Outcome:
+def postmortem_step(run_id: str, workflow_id: str, trigger: str, model: str | None = None) -> str:
     return run_postmortem(run_id, workflow_id, trigger, model)
 
 
@@ -101,13 +96,12 @@ def postmortem_step(
 def postmortem_workflow(
     run_id: str, workflow_id: str, trigger: str, model: str | None = None
 ) -> str:
-    return str(postmortem_step(run_id, workflow_id, trigger, model).get("status", "failed"))
+    return postmortem_step(run_id, workflow_id, trigger, model)
 
 
 # -- the step's work -------------------------------------------------------------------------
-def run_postmortem(
-    run_id: str, workflow_id: str, trigger: str, model: str | None = None
-) -> Outcome:
+def run_postmortem(run_id: str, workflow_id: str, trigger: str, model: str | None = None) -> str:
+    """Ask the agent for the run's postmortem; its status: "done" or "failed"."""
     runtime = current()
     ctx = RunContext.load(run_id)
     files = RunFiles(ctx)
@@ -141,7 +135,7 @@ def run_postmortem(
         reason=reason,
         path=str(files.path(POSTMORTEM_FILE)) if status == "done" else None,
     )
-    return {"status": status}
+    return status
 
 
 def ask_agent(ctx: RunContext, files: RunFiles, model: str | None = None) -> str:

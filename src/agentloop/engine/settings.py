@@ -16,7 +16,7 @@ from agentloop.core.errors import InvalidInput
 from agentloop.core.types import QueuePolicy
 
 DEFAULT_ADDR = "http://127.0.0.1:7700"
-WORKFLOW_VERSION = "loopd-wf-1"
+WORKFLOW_VERSION = "loopd-wf-2"
 """Pinned DBOS application version (ENGINE-NOTES): bump only on incompatible step changes."""
 
 

@@ -113,3 +113,27 @@ def test_a_failing_webhook_is_retried(
     daemon.wait_status(run["id"], "COMPLETED")
     daemon.wait_for(lambda: received, timeout=15, what="the retried POST")
     assert received[0]["body"]["event_type"] == "RUN_COMPLETED"
+
+
+def test_a_merge_conflict_notifies(
+    daemon: Loopd, workspace: Path, receiver: tuple[str, list[dict]]
+):
+    from integration.loopd import git
+
+    url, received = receiver
+    # the target branch already has the file the agent's first task writes, other content
+    git(workspace, "checkout", "-q", "-b", "agent/demo")
+    (workspace / "tasks").mkdir()
+    (workspace / "tasks" / "task-1.txt").write_text("written on the target first\n")
+    git(workspace, "add", "tasks/task-1.txt")
+    git(workspace, "commit", "-q", "-m", "Conflicting change on the target")
+    git(workspace, "checkout", "-q", "main")
+    run = daemon.create_run(
+        workspace, reviewer=False, merge_target_branch="agent/demo", notify_webhook=url
+    )
+    done = daemon.wait_status(run["id"], "FAILED", timeout=60)
+    assert done["reason"] == "merge_conflict"
+    daemon.wait_for(lambda: received, timeout=10, what="the webhook call")
+    got = received[-1]
+    assert (got["event_type"], got["reason"]) == ("RUN_FAILED", "merge_conflict")
+    assert "merge conflict" in got["message"]

@@ -173,6 +173,8 @@ def events_of(store: Store, run_id: str, kind: EventType) -> list[dict[str, Any]
 @dataclass
 class WorkflowStatus:
     status: str
+    app_version: str | None = None
+    executor_id: str = ""  # as DaemonSettings in these tests
 
 
 @dataclass
@@ -182,6 +184,8 @@ class FakeDbos:
 
     statuses: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    """Each workflow's application version, when not this loopd's (None)."""
 
     def names(self) -> list[str]:
         return [call[0] for call in self.calls]
@@ -193,7 +197,7 @@ class FakeDbos:
 
     def get_workflow_status(self, workflow_id: str) -> WorkflowStatus | None:
         status = self.statuses.get(workflow_id)
-        return WorkflowStatus(status) if status else None
+        return WorkflowStatus(status, self.versions.get(workflow_id)) if status else None
 
     def resume_workflow(self, workflow_id: str, **options: Any) -> None:
         self.calls.append(("resume_workflow", workflow_id, options))
@@ -202,6 +206,8 @@ class FakeDbos:
     def rewind_workflow(self, workflow_id: str, **options: Any) -> None:
         self.calls.append(("rewind_workflow", workflow_id, options))
         self.statuses[workflow_id] = "ENQUEUED"
+        if "application_version" in options:
+            self.versions.pop(workflow_id, None)
 
     def send(self, destination_id: str, message: Any, topic: str | None = None) -> None:
         self.calls.append(("send", destination_id, message, topic))

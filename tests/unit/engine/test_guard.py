@@ -13,8 +13,8 @@ from agentloop.core.types import EventType, RunStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases import begin, guarded, resume_after_limit
-from agentloop.engine.phases.guard import Outcome
 from agentloop.store import Store
 
 from .conftest import MakeRun, event_types, git
@@ -23,12 +23,12 @@ from .conftest import MakeRun, event_types, git
 class Phase:
     """A phase that records that it ran (and what the guard let it see)."""
 
-    def __init__(self, result: Outcome | BaseException | None = None) -> None:
-        self.result = result if result is not None else {"ok": True}
+    def __init__(self, result: StepOutcome | BaseException | None = None) -> None:
+        self.result = result if result is not None else StepOutcome.done()
         self.calls: list[RunContext] = []
         self.__name__ = "implementation"
 
-    def __call__(self, ctx: RunContext, *args: object) -> Outcome:
+    def __call__(self, ctx: RunContext, *args: object) -> StepOutcome:
         self.calls.append(ctx)
         if isinstance(self.result, BaseException):
             raise self.result
@@ -40,7 +40,7 @@ def test_a_finished_run_runs_no_phase(make_run: MakeRun, final: RunStatus) -> No
     run_id = make_run(final)
     phase = Phase()
 
-    assert guarded(run_id, phase) == {"stop": True, "status": final.value}
+    assert guarded(run_id, phase) == StepOutcome.stopped(final.value)
     assert phase.calls == []
 
 
@@ -48,10 +48,10 @@ def test_a_paused_run_runs_only_the_usage_limit_steps(make_run: MakeRun, store: 
     run_id = make_run(RunStatus.PAUSED, reason="usage_limit")
     phase = Phase()
 
-    assert guarded(run_id, phase) == {"stop": True, "status": "PAUSED"}
+    assert guarded(run_id, phase) == StepOutcome.stopped("PAUSED")
     assert phase.calls == []
 
-    assert guarded(run_id, resume_after_limit) == {}
+    assert guarded(run_id, resume_after_limit) == StepOutcome.done()
     assert store.get_run(run_id).status is RunStatus.RUNNING
     assert event_types(store, run_id)[-1] is EventType.RUN_RESUMED
 
@@ -60,12 +60,12 @@ def test_a_phase_runs_marked_in_flight_with_its_arguments(make_run: MakeRun) -> 
     run_id = make_run()
     seen: list[object] = []
 
-    def implementation(ctx: RunContext, iteration: int) -> Outcome:
+    def implementation(ctx: RunContext, iteration: int) -> StepOutcome:
         seen.append(iteration)
         seen.append(in_flight.running(ctx.run_id))
-        return {"next": iteration + 1}
+        return StepOutcome.done(iteration=iteration + 1)
 
-    assert guarded(run_id, implementation, 4) == {"next": 5}
+    assert guarded(run_id, implementation, 4) == StepOutcome.done(iteration=5)
     assert seen == [4, True]
     assert not in_flight.running(run_id)
 
@@ -78,7 +78,7 @@ def test_our_error_fails_the_run_with_its_message_and_remembers_the_step(
 
     outcome = guarded(run_id, phase)
 
-    assert outcome == {"failed": True, "reason": "git worktree add failed"}
+    assert outcome == StepOutcome.failed("git worktree add failed")
     assert not in_flight.running(run_id)
     # outside a DBOS step the step key is 0: recorded, so a retry rewinds to it
     assert RunState.from_json(store.get_run_state(run_id)).failed_step == 0
@@ -89,8 +89,7 @@ def test_an_unexpected_exception_becomes_an_internal_error_reason(make_run: Make
 
     outcome = guarded(run_id, Phase(KeyError("iteration")))
 
-    assert outcome["failed"] is True
-    assert outcome["reason"] == "internal_error: KeyError: 'iteration'"
+    assert outcome == StepOutcome.failed("internal_error: KeyError: 'iteration'")
     assert not in_flight.running(run_id)
 
 
@@ -109,13 +108,13 @@ def test_a_run_canceled_while_its_step_starts_stops_quietly(
     """The guard saw RUNNING; the cancel landed before the step's first write."""
     run_id = make_run(RunStatus.PENDING)
 
-    def canceled_under_it(ctx: RunContext) -> Outcome:
+    def canceled_under_it(ctx: RunContext) -> StepOutcome:
         store.update_run(run_id, status=RunStatus.CANCELED.value)
         return begin(ctx)
 
     canceled_under_it.__name__ = "begin"
 
-    assert guarded(run_id, canceled_under_it) == {"stop": True, "status": "CANCELED"}
+    assert guarded(run_id, canceled_under_it) == StepOutcome.stopped("CANCELED")
     run = store.get_run(run_id)
     assert run.status is RunStatus.CANCELED
     assert run.started_at is None
@@ -125,7 +124,7 @@ def test_a_run_canceled_while_its_step_starts_stops_quietly(
 def test_begin_starts_a_pending_run(make_run: MakeRun, store: Store) -> None:
     run_id = make_run(RunStatus.PENDING)
 
-    assert guarded(run_id, begin) == {"iteration": 0}
+    assert guarded(run_id, begin) == StepOutcome.done(iteration=0)
 
     run = store.get_run(run_id)
     assert run.status is RunStatus.RUNNING
@@ -146,10 +145,10 @@ def test_a_lost_worktree_is_rebuilt_from_the_run_branch_before_the_phase(
     run_id = make_run(worktree=worktree, run_branch="run/demo")
     seen: list[str] = []
 
-    def implementation(ctx: RunContext) -> Outcome:
+    def implementation(ctx: RunContext) -> StepOutcome:
         seen.append((worktree / "work.txt").read_text())
-        return {}
+        return StepOutcome.done()
 
-    assert guarded(run_id, implementation) == {}
+    assert guarded(run_id, implementation) == StepOutcome.done()
     assert seen == ["done by the agent\n"]
     assert git(worktree, "rev-parse", "--abbrev-ref", "HEAD") == "run/demo"

@@ -9,6 +9,7 @@ from agentloop.core.errors import Conflict
 from agentloop.core.types import TERMINAL_RUN_STATUSES, Phase, RunStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import HISTORY_WINDOW, FinishedStep, IterationRecord, RunState
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
 from agentloop.store import Store
 
@@ -29,7 +30,9 @@ def test_run_state_survives_a_json_round_trip() -> None:
     state = RunState(epoch=3, rewrites_used=1, agent_index=1, failed_step=7, start_head="abc")
     record = state.record(1)
     record.head, record.tasks_done, record.escaped_paths = "def", 2, ["README.md"]
-    state.finished_step = FinishedStep(key=7, epoch=3, work={"exit": 0}, outcome={})
+    state.finished_step = FinishedStep(
+        key=7, epoch=3, work=StepOutcome.done(verify=True), outcome=StepOutcome.failed("x")
+    )
 
     again = RunState.from_json(state.to_json())
 

@@ -25,6 +25,7 @@ from agentloop.engine import control, phases
 from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.runtime import Runtime
 from agentloop.store import Store
@@ -152,7 +153,7 @@ def test_a_prepare_dbos_began_before_a_reset_stops_without_a_trace(
 
     control.reset(runtime, run_id)
 
-    assert outcomes == [{"stop": True, "status": "PENDING"}]
+    assert outcomes == [StepOutcome.stopped("PENDING")]
     assert after_last_reset(store, run_id) == []
     assert store.get_run(run_id).worktree.worktree_path is None
     assert worktrees_of(workspace) == [str(workspace)]
@@ -192,7 +193,7 @@ def test_a_prepare_superseded_after_it_created_the_worktree_removes_it(
 
     outcome = phases.guarded(run_id, phases.prepare)
 
-    assert outcome == {"stop": True, "status": "PENDING"}
+    assert outcome == StepOutcome.stopped("PENDING")
     assert after_last_reset(store, run_id) == []
     run = store.get_run(run_id)
     assert (run.worktree.run_branch, run.worktree.worktree_path) == (None, None)
@@ -203,16 +204,16 @@ def test_a_prepare_superseded_after_it_created_the_worktree_removes_it(
 # -- 3. a step finishing after the control call closed it -----------------------------------
 def step_ending_as(
     runtime: Runtime, call: Callable[[Runtime, str], None], status: StepStatus
-) -> Callable[[RunContext], dict[str, Any]]:
+) -> Callable[[RunContext], StepOutcome]:
     """A phase whose work ends with ``status`` just as the control ``call`` lands."""
 
-    def implementation(ctx: RunContext) -> dict[str, Any]:
+    def implementation(ctx: RunContext) -> StepOutcome:
         recorder = Recorder(ctx)
         handle = recorder.start_step(Phase.IMPLEMENTATION, 1)
         call(runtime, ctx.run_id)
         ctx.state.record(1).head = "abc"
         recorder.finish_step(handle, status, exit_code=0, message="Completed it.", state=True)
-        return {"verify": False}
+        return StepOutcome.done()
 
     return implementation
 
@@ -225,7 +226,7 @@ def test_a_step_finishing_after_a_pause_records_nothing_of_its_attempt(
 
     outcome = phases.guarded(run_id, step_ending_as(runtime, control.pause, StepStatus.SUCCEEDED))
 
-    assert outcome == {"stop": True, "status": "PAUSED"}
+    assert outcome == StepOutcome.stopped("PAUSED")
     [step] = store.list_steps(run_id)
     assert step.status is StepStatus.CANCELED
     assert event_types(store, run_id)[-1] is EventType.RUN_PAUSED

@@ -10,12 +10,14 @@ from agentloop.core.types import AgentName, EventType, RunStatus, StepStatus, Wa
 from agentloop.engine import control
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import IterationRecord, RunState
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases import watchdog
-from agentloop.engine.phases.guard import Outcome
 from agentloop.engine.runtime import Runtime
 from agentloop.store import Store
 
 from .conftest import PLAN, FakeDbos, MakeRun, event_types, events_of
+
+NEXT = StepOutcome.next_iteration()
 
 ESCALATION = {EventType.WATCHDOG_REWRITE, EventType.WATCHDOG_ESCALATED, EventType.RUN_PAUSED}
 
@@ -34,7 +36,7 @@ def add_stuck(state: RunState, iteration: int) -> IterationRecord:
     return record
 
 
-def decide(run_id: str, iteration: int) -> Outcome:
+def decide(run_id: str, iteration: int) -> StepOutcome:
     """The watchdog step of ``iteration``, as its own DBOS step would run it."""
     return watchdog(RunContext.load(run_id, step_key=100 + iteration), iteration)
 
@@ -65,7 +67,7 @@ def test_a_run_that_progresses_every_iteration_is_never_escalated(
         record.task, record.completion = "second task", "complete"
         save_state(store, run_id, state)
 
-        assert decide(run_id, iteration) == {}
+        assert decide(run_id, iteration) == NEXT
 
     recorded = signals_recorded(store, run_id)
     assert recorded.count("false_complete") == 6
@@ -78,7 +80,7 @@ def test_a_run_that_progresses_every_iteration_is_never_escalated(
 def test_no_progress_first_rewrites_the_prompt(make_run: MakeRun, store: Store) -> None:
     run_id = make_run(state=stuck_state(3))
 
-    assert decide(run_id, 3) == {}
+    assert decide(run_id, 3) == NEXT
 
     [rewrite] = events_of(store, run_id, EventType.WATCHDOG_REWRITE)
     assert rewrite["signal"] == "no_progress"
@@ -94,7 +96,7 @@ def test_no_progress_first_rewrites_the_prompt(make_run: MakeRun, store: Store) 
 def test_two_stuck_iterations_are_not_yet_no_progress(make_run: MakeRun, store: Store) -> None:
     run_id = make_run(state=stuck_state(2), watchdog_exhausted=WatchdogExhausted.FAIL)
 
-    assert decide(run_id, 2) == {}
+    assert decide(run_id, 2) == NEXT
 
     assert "no_progress" not in signals_recorded(store, run_id)
     assert not ESCALATION & set(event_types(store, run_id))
@@ -106,7 +108,7 @@ def test_escalation_goes_rewrite_then_fallback_agent_then_needs_attention(
     run_id = make_run(
         state=stuck_state(3), watchdog_max_rewrites=1, fallback_agents=(AgentName.CODEX,)
     )
-    assert decide(run_id, 3) == {}
+    assert decide(run_id, 3) == NEXT
     assert event_types(store, run_id)[-1] is EventType.STEP_FINISHED
     assert [e["signal"] for e in events_of(store, run_id, EventType.WATCHDOG_REWRITE)] == [
         "no_progress"
@@ -115,7 +117,7 @@ def test_escalation_goes_rewrite_then_fallback_agent_then_needs_attention(
     state = state_of(store, run_id)
     add_stuck(state, 4)
     save_state(store, run_id, state)
-    assert decide(run_id, 4) == {}
+    assert decide(run_id, 4) == NEXT
     [escalated] = events_of(store, run_id, EventType.WATCHDOG_ESCALATED)
     assert escalated["to_agent"] == "codex"
     assert state_of(store, run_id).agent_index == 1
@@ -123,7 +125,7 @@ def test_escalation_goes_rewrite_then_fallback_agent_then_needs_attention(
     state = state_of(store, run_id)
     add_stuck(state, 5)
     save_state(store, run_id, state)
-    assert decide(run_id, 5) == {"stop": True, "status": "PAUSED"}
+    assert decide(run_id, 5) == StepOutcome.stopped("PAUSED")
     run = store.get_run(run_id)
     assert (run.status, run.reason) == (RunStatus.PAUSED, "needs_attention")
 
@@ -135,7 +137,7 @@ def test_exhausted_pauses_for_attention_with_the_signal_history(
 
     outcome = decide(run_id, 3)
 
-    assert outcome == {"stop": True, "status": "PAUSED"}
+    assert outcome == StepOutcome.stopped("PAUSED")
     run = store.get_run(run_id)
     assert (run.status, run.reason, run.phase) == (RunStatus.PAUSED, "needs_attention", None)
     [paused] = events_of(store, run_id, EventType.RUN_PAUSED)
@@ -153,7 +155,7 @@ def test_exhausted_with_fail_policy_fails_with_the_signal(make_run: MakeRun, sto
         state=stuck_state(3), watchdog_max_rewrites=0, watchdog_exhausted=WatchdogExhausted.FAIL
     )
 
-    assert decide(run_id, 3) == {"failed": True, "reason": "no_progress"}
+    assert decide(run_id, 3) == StepOutcome.failed("no_progress")
 
     [step] = store.list_steps(run_id)
     assert step.status is StepStatus.FAILED
@@ -166,13 +168,13 @@ def test_the_iteration_the_user_resumed_from_goes_on(make_run: MakeRun, store: S
     state.attention_iteration = 3
     run_id = make_run(state=state, watchdog_max_rewrites=0)
 
-    assert decide(run_id, 3) == {}
+    assert decide(run_id, 3) == NEXT
     assert EventType.RUN_PAUSED not in event_types(store, run_id)
 
     state = state_of(store, run_id)
     add_stuck(state, 4)
     save_state(store, run_id, state)
-    assert decide(run_id, 4) == {"stop": True, "status": "PAUSED"}  # the next one pauses again
+    assert decide(run_id, 4) == StepOutcome.stopped("PAUSED")  # the next one pauses again
 
 
 def test_a_failed_verification_alone_does_not_escalate(make_run: MakeRun, store: Store) -> None:
@@ -182,7 +184,7 @@ def test_a_failed_verification_alone_does_not_escalate(make_run: MakeRun, store:
         state=state, watchdog_max_rewrites=0, watchdog_exhausted=WatchdogExhausted.FAIL
     )
 
-    assert decide(run_id, 1) == {}
+    assert decide(run_id, 1) == NEXT
     assert signals_recorded(store, run_id) == ["verification_failed"]
 
 
@@ -193,7 +195,7 @@ def test_a_worktree_escape_is_recorded_and_never_acted_on(make_run: MakeRun, sto
         state=state, watchdog_max_rewrites=0, watchdog_exhausted=WatchdogExhausted.FAIL
     )
 
-    assert decide(run_id, 1) == {}
+    assert decide(run_id, 1) == NEXT
     [signal] = events_of(store, run_id, EventType.WATCHDOG_SIGNAL)
     assert signal["signal"] == "worktree_escape"
     assert "README.md" in signal["detail"]
@@ -217,7 +219,7 @@ def test_the_gate_completes_with_token_done_plan_and_passing_verification(
     complete_plan(workspace, "R")
     run_id = make_run(state=claimed())
 
-    assert decide(run_id, 1) == {"complete": True, "merge": False}
+    assert decide(run_id, 1) == StepOutcome.ended("COMPLETED", merge=False)
     assert store.list_steps(run_id)[0].message == "complete"
 
 
@@ -227,7 +229,7 @@ def test_a_completed_run_with_a_merge_target_goes_to_merge(
     complete_plan(workspace, "R")
     run_id = make_run(state=claimed(), merge_target_branch="main")
 
-    assert decide(run_id, 1) == {"complete": True, "merge": True}
+    assert decide(run_id, 1) == StepOutcome.ended("COMPLETED", merge=True)
 
 
 def test_tasks_awaiting_review_keep_the_gate_shut_while_the_reviewer_is_on(
@@ -236,13 +238,13 @@ def test_tasks_awaiting_review_keep_the_gate_shut_while_the_reviewer_is_on(
     complete_plan(workspace, "x")
     run_id = make_run(state=claimed())
 
-    assert decide(run_id, 1) == {}
+    assert decide(run_id, 1) == NEXT
     [signal] = events_of(store, run_id, EventType.WATCHDOG_SIGNAL)
     assert signal["signal"] == "false_complete"
     assert "2 task(s) await review" in signal["detail"]
 
     off = make_run(state=claimed(), reviewer=False)
-    assert decide(off, 1) == {"complete": True, "merge": False}
+    assert decide(off, 1) == StepOutcome.ended("COMPLETED", merge=False)
 
 
 def test_verify_cmds_without_a_verification_result_keep_the_gate_shut(
@@ -251,7 +253,7 @@ def test_verify_cmds_without_a_verification_result_keep_the_gate_shut(
     complete_plan(workspace, "R")
     run_id = make_run(state=claimed(), verify_cmds=("make test",))
 
-    assert decide(run_id, 1) == {}
+    assert decide(run_id, 1) == NEXT
     [signal] = events_of(store, run_id, EventType.WATCHDOG_SIGNAL)
     assert "the last verification failed" in signal["detail"]
 
@@ -259,11 +261,11 @@ def test_verify_cmds_without_a_verification_result_keep_the_gate_shut(
 def test_the_iteration_limit_fails_the_run(make_run: MakeRun, store: Store) -> None:
     state = claimed(completion="absent")
     run_id = make_run(state=state, iterations=1)
-    assert decide(run_id, 1) == {"failed": True, "reason": "iteration_limit"}
+    assert decide(run_id, 1) == StepOutcome.failed("iteration_limit")
 
     state.iteration_limit = 3  # a retry after the limit extends it
     extended = make_run(state=state, iterations=1)
-    assert decide(extended, 1) == {}
+    assert decide(extended, 1) == NEXT
 
 
 def test_a_cost_over_budget_fails_the_run_before_any_escalation(
@@ -272,7 +274,7 @@ def test_a_cost_over_budget_fails_the_run_before_any_escalation(
     run_id = make_run(state=stuck_state(3), max_cost_usd=1.0)
     store.update_run(run_id, cost_usd=1.25)
 
-    assert decide(run_id, 3) == {"failed": True, "reason": "budget_cost"}
+    assert decide(run_id, 3) == StepOutcome.failed("budget_cost")
     assert EventType.WATCHDOG_REWRITE not in event_types(store, run_id)
 
 
@@ -290,7 +292,7 @@ def test_a_rewrite_after_a_resume_does_not_overwrite_an_earlier_rewrite(
         record.done_before, record.tasks_done = 1, 1
     state.record(3).added_hunks = ["hunk"]
     run_id = make_run(state=state, watchdog_max_rewrites=1)
-    assert decide(run_id, 3) == {}
+    assert decide(run_id, 3) == NEXT
     [first] = events_of(store, run_id, EventType.WATCHDOG_REWRITE)
     assert first["signal"] == "repeated_task"
     first_text = Path(first["prompt_after"]).read_text()
@@ -300,11 +302,11 @@ def test_a_rewrite_after_a_resume_does_not_overwrite_an_earlier_rewrite(
     record.head, record.plan_digest, record.task = "h4", "p", "third task"
     record.done_before, record.tasks_done, record.removed_hunks = 1, 1, ["hunk"]
     save_state(store, run_id, state)
-    assert decide(run_id, 4) == {"stop": True, "status": "PAUSED"}
+    assert decide(run_id, 4) == StepOutcome.stopped("PAUSED")
 
     fake_dbos.statuses[run_id] = "SUCCESS"  # the workflow ended after the pausing step
     control.resume(runtime, run_id)
-    assert decide(run_id, 4) == {}  # the rewound watchdog step: a fresh budget
+    assert decide(run_id, 4) == NEXT  # the rewound watchdog step: a fresh budget
 
     rewrites = events_of(store, run_id, EventType.WATCHDOG_REWRITE)
     assert [r["signal"] for r in rewrites] == ["repeated_task", "circular_diff"]
@@ -317,7 +319,7 @@ def test_a_rewrite_after_a_resume_does_not_overwrite_an_earlier_rewrite(
 
 def test_a_run_over_its_time_budget_fails(make_run: MakeRun, store: Store) -> None:
     run_id = make_run(state=claimed(completion="absent"), max_runtime_sec=60)
-    assert decide(run_id, 1) == {}  # started just now
+    assert decide(run_id, 1) == NEXT  # started just now
 
     store.update_run(run_id, started_at=store.now_ms() - 61_000)
-    assert decide(run_id, 2) == {"failed": True, "reason": "budget_time"}
+    assert decide(run_id, 2) == StepOutcome.failed("budget_time")

@@ -1,7 +1,8 @@
 """One function per pipeline phase; each runs inside one DBOS step (engine.workflow).
 
 Every phase takes a freshly loaded :class:`RunContext`, does its work, records what happened
-through the Recorder and returns a small plain dict for the workflow to branch on.
+through the Recorder and returns a :class:`~agentloop.engine.outcome.StepOutcome` for the
+workflow to match on.
 """
 
 from agentloop.engine.phases.agent_step import implementation, review

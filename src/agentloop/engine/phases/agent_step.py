@@ -27,7 +27,7 @@ from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.history import IterationRecord
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases.lifecycle import check_hold, current_agent
 from agentloop.engine.phases.resume import Attempt, begin_attempt, resuming, run_resuming
 from agentloop.engine.phases.step_end import end_step, replay_finished
@@ -65,12 +65,12 @@ class AgentRun:
     note_ids: tuple[str, ...] = ()  # the user's notes this step's prompt carried
 
 
-def implementation(ctx: RunContext, iteration: int) -> Outcome:
+def implementation(ctx: RunContext, iteration: int) -> StepOutcome:
     replayed = replay_finished(ctx, iteration)
     if replayed is not None:
         return replayed
     ran = _run_agent(ctx, Phase.IMPLEMENTATION, iteration, implementation_prompt(ctx))
-    if isinstance(ran, dict):
+    if isinstance(ran, StepOutcome):
         return ran
     record = ctx.state.record(iteration)
     record.completion = completion_status(ran.result.final_text, ctx.config.completion_mode).value
@@ -80,20 +80,19 @@ def implementation(ctx: RunContext, iteration: int) -> Outcome:
         ctx,
         ran,
         iteration,
-        {
-            "needs_review": _needs_review(ctx, ran.plan),
-            "verify": bool(ctx.config.verify_cmds),
-        },
+        StepOutcome.done(
+            needs_review=_needs_review(ctx, ran.plan), verify=bool(ctx.config.verify_cmds)
+        ),
     )
 
 
-def review(ctx: RunContext, iteration: int) -> Outcome:
+def review(ctx: RunContext, iteration: int) -> StepOutcome:
     replayed = replay_finished(ctx, iteration)
     if replayed is not None:
         return replayed
     before = read_plan(worktree_plan_path(ctx))
     ran = _run_agent(ctx, Phase.REVIEW, iteration, review_prompt(ctx))
-    if isinstance(ran, dict):
+    if isinstance(ran, StepOutcome):
         return ran
     record = ctx.state.record(iteration)
     record.review_completion = completion_status(
@@ -107,20 +106,23 @@ def review(ctx: RunContext, iteration: int) -> Outcome:
     else:
         ctx.state.consecutive_review_failures = 0
     limit = ctx.config.max_consecutive_review_failures
-    success: Outcome = {"verify": bool(ctx.config.verify_cmds)}
+    success = StepOutcome.done(verify=bool(ctx.config.verify_cmds))
     if limit and ctx.state.consecutive_review_failures >= limit:
         # Only a review whose agent succeeded gets here: a failed agent is its own reason.
-        success = {"failed": True, "reason": "consecutive_review_failures"}
+        success = StepOutcome.failed("consecutive_review_failures")
     return _finish_agent_step(ctx, ran, iteration, success)
 
 
-def _run_agent(ctx: RunContext, phase: Phase, iteration: int, prompt: str) -> AgentRun | Outcome:
+def _run_agent(
+    ctx: RunContext, phase: Phase, iteration: int, prompt: str
+) -> AgentRun | StepOutcome:
+    """The agent's run, or the outcome that ends the step before the agent starts."""
     worktree = ctx.worktree
     if worktree is None:
-        return {"failed": True, "reason": "internal_error: run has no worktree"}
+        return StepOutcome.failed("internal_error: run has no worktree")
     held = check_hold(ctx)
-    if held:
-        return {"usage_limit": True, **held}
+    if held is not None:
+        return held
     recorder = Recorder(ctx)
     agent_name = current_agent(ctx)
     start = begin_attempt(ctx, phase, iteration, worktree, agent_name)
@@ -262,7 +264,9 @@ def _in_worktree(ctx: RunContext, path: str) -> str:
         return path
 
 
-def _finish_agent_step(ctx: RunContext, ran: AgentRun, iteration: int, success: Outcome) -> Outcome:
+def _finish_agent_step(
+    ctx: RunContext, ran: AgentRun, iteration: int, success: StepOutcome
+) -> StepOutcome:
     result = ran.result
     record = ctx.state.record(iteration)
     worktree = ctx.worktree
@@ -335,24 +339,22 @@ def _note_progress(
         record.added_hunks, record.removed_hunks = digests.added, digests.removed
 
 
-def _classify(ctx: RunContext, result: AgentResult, success: Outcome) -> tuple[StepStatus, Outcome]:
+def _classify(
+    ctx: RunContext, result: AgentResult, success: StepOutcome
+) -> tuple[StepStatus, StepOutcome]:
     failure = result.failure
     if failure is None:
         return StepStatus.SUCCEEDED, success
     if failure == "cancelled":
-        return StepStatus.CANCELED, {"stop": True, "status": "CANCELED"}
+        return StepStatus.CANCELED, StepOutcome.stopped("CANCELED")
     if failure == "usage_limit":
-        return StepStatus.FAILED, {
-            "usage_limit": True,
-            "resume_at": result.resume_at,
-            "agent": current_agent(ctx),
-        }
+        return StepStatus.FAILED, StepOutcome.usage_limit(current_agent(ctx), result.resume_at)
     if failure == "permanent":
-        return StepStatus.FAILED, {"failed": True, "reason": _with_hint(result.message)}
+        return StepStatus.FAILED, StepOutcome.failed(_with_hint(result.message))
     reason = f"agent_{failure}"
     if result.message:
         reason += f": {result.message}"
-    return StepStatus.FAILED, {"failed": True, "reason": reason}
+    return StepStatus.FAILED, StepOutcome.failed(reason)
 
 
 def _with_hint(message: str) -> str:

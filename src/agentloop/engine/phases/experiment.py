@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from agentloop.agents.process import run_command
 from agentloop.core.experiment import (
@@ -28,7 +27,7 @@ from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
 from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
@@ -41,11 +40,11 @@ ATTEMPTS_REF_PREFIX = "refs/agentloop/attempts/"
 FAULT_ENV = "AGENTLOOP_TEST_FAULT"
 
 
-def baseline(ctx: RunContext) -> Outcome:
+def baseline(ctx: RunContext) -> StepOutcome:
     """Measure the base commit (iteration 0) before the first iteration."""
     state = ExperimentState.from_json(ctx.state.experiment)
     if state.decided >= 0:
-        return {}
+        return StepOutcome.done()
     worktree = _worktree(ctx)
     commit = head_sha(worktree)
     reading = _measure(ctx, worktree, 0)
@@ -54,10 +53,10 @@ def baseline(ctx: RunContext) -> Outcome:
     state.decided = 0
     reason = "baseline" if reading.value is not None else f"baseline not measured: {reading.reason}"
     _record(ctx, state, 0, reading, kept=True, reason=reason, commit=commit, summary="baseline")
-    return {}
+    return StepOutcome.done()
 
 
-def measure(ctx: RunContext, iteration: int) -> Outcome:
+def measure(ctx: RunContext, iteration: int) -> StepOutcome:
     """Measure ``iteration``, keep or revert it, and say whether the experiment ends."""
     state = ExperimentState.from_json(ctx.state.experiment)
     if state.decided >= iteration:
@@ -237,7 +236,7 @@ def _exclude_from_git(worktree: Path) -> None:
 
 
 # -- ending ------------------------------------------------------------------------------------
-def _end(ctx: RunContext, state: ExperimentState, iteration: int) -> Outcome:
+def _end(ctx: RunContext, state: ExperimentState, iteration: int) -> StepOutcome:
     config = ctx.config
     ending = end_of(
         state,
@@ -248,12 +247,12 @@ def _end(ctx: RunContext, state: ExperimentState, iteration: int) -> Outcome:
         goal=config.metric_goal,
     )
     if ending is None:
-        return {}
-    outcome: dict[str, Any] = {"end": True, "status": ending.status.value, "reason": ending.reason}
+        return StepOutcome.next_iteration()
+    merge = False
     if ending.status is RunStatus.COMPLETED:
         info = ctx.run.worktree
-        outcome["merge"] = bool(info.merge_target_branch) and info.merge_strategy.value != "none"
-    return outcome
+        merge = bool(info.merge_target_branch) and info.merge_strategy.value != "none"
+    return StepOutcome.ended(ending.status.value, ending.reason, merge=merge)
 
 
 def _first_line(ctx: RunContext, iteration: int) -> str:

@@ -15,15 +15,15 @@ from agentloop.core.types import RunStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
+from agentloop.engine.outcome import Kind, StepOutcome
 from agentloop.engine.runtime import current
 
-Outcome = dict[str, Any]
 _log = logging.getLogger("agentloop.engine")
 
 ALLOWED_WHILE_PAUSED = frozenset({"resume_after_limit", "pause_for_limit"})
 
 
-def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
+def guarded(run_id: str, phase: Callable[..., StepOutcome], *args: Any) -> StepOutcome:
     """Run ``phase`` for ``run_id``; every log line it writes carries the run and step."""
     with structlog.contextvars.bound_contextvars(
         run_id=run_id, phase=phase.__name__, step_id=None, iteration=None
@@ -31,7 +31,7 @@ def guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
         return _guarded(run_id, phase, *args)
 
 
-def _guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
+def _guarded(run_id: str, phase: Callable[..., StepOutcome], *args: Any) -> StepOutcome:
     runtime = current()
     # In flight before the run is read: see superseded().
     with in_flight.step(run_id):
@@ -42,37 +42,37 @@ def _guarded(run_id: str, phase: Callable[..., Outcome], *args: Any) -> Outcome:
             or (status is RunStatus.PAUSED and phase.__name__ not in ALLOWED_WHILE_PAUSED)
             or superseded(ctx)
         ):
-            return {"stop": True, "status": status.value}
+            return StepOutcome.stopped(status.value)
         try:
             restore_worktree(ctx)
             outcome = phase(ctx, *args)
         except Conflict as exc:
             # The run was paused, canceled or reset since this step began: stop quietly.
-            outcome = {"stop": True, "status": str(exc.facts.get("current_status"))}
+            outcome = StepOutcome.stopped(str(exc.facts.get("current_status")))
         except AgentloopError as exc:
             _log.warning("run %s: %s failed: %s", run_id, phase.__name__, exc)
-            outcome = {"failed": True, "reason": str(exc)}
+            outcome = StepOutcome.failed(str(exc))
         except Exception as exc:
             _log.exception("run %s: %s raised", run_id, phase.__name__)
-            outcome = {"failed": True, "reason": f"internal_error: {type(exc).__name__}: {exc}"}
-        if outcome.get("failed"):
+            outcome = StepOutcome.failed(f"internal_error: {type(exc).__name__}: {exc}")
+        if outcome.kind is Kind.FAILED:
             _remember_failed_step(ctx)
     if runtime.shutting_down:
         _block_until_exit()
     return outcome
 
 
-def ending_step(run_id: str, work: Callable[[RunContext], Outcome]) -> Outcome:
+def ending_step(run_id: str, work: Callable[[RunContext], StepOutcome]) -> StepOutcome:
     """Run ``work`` as one of the run's closing steps (finish, after-finish) as phases run:
     in flight, its writes fenced to its attempt, stopped quietly once that was superseded."""
     with in_flight.step(run_id):
         ctx = RunContext.load(run_id, fenced=True)
         if superseded(ctx):
-            return {"stop": True, "status": ctx.run.status.value}
+            return StepOutcome.stopped(ctx.run.status.value)
         try:
             return work(ctx)
         except Conflict as exc:
-            return {"stop": True, "status": str(exc.facts.get("current_status"))}
+            return StepOutcome.stopped(str(exc.facts.get("current_status")))
 
 
 def superseded(ctx: RunContext) -> bool:

@@ -10,7 +10,7 @@ from agentloop.core.errors import GitError, MergeConflictError, MergeVerificatio
 from agentloop.core.types import EventType, MergeStrategy, Phase, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.verifier import run_verification
 from agentloop.vcs.merge import MergeResult, VerifyOutcome, merge_run
@@ -18,26 +18,26 @@ from agentloop.vcs.merge import MergeResult, VerifyOutcome, merge_run
 VERIFY_MERGE_LOG = "verify-merge.log"
 
 
-def merge(ctx: RunContext) -> Outcome:
+def merge(ctx: RunContext) -> StepOutcome:
     info = ctx.run.worktree
     target = info.merge_target_branch
     if not target or not info.run_branch:
-        return {}
+        return StepOutcome.done()
     recorder = Recorder(ctx)
     handle = recorder.start_step(Phase.MERGE, ctx.run.iteration)
     try:
         result = merge_into(ctx, target, info.merge_strategy)
     except MergeConflictError as exc:
         recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
-        return {"failed": True, "reason": "merge_conflict"}
+        return StepOutcome.failed("merge_conflict")
     except MergeVerificationError:
         if ctx.runtime.was_interrupted(ctx.run_id):  # paused or canceled: killed, not failed
             recorder.finish_step(handle, StepStatus.CANCELED, exit_code=None)
-            return {"stop": True, "status": "CANCELED"}
+            return StepOutcome.stopped("CANCELED")
         recorder.finish_step(
             handle, StepStatus.FAILED, exit_code=1, message="verification failed on the merged tree"
         )
-        return {"failed": True, "reason": "merge_verification_failed"}
+        return StepOutcome.failed("merge_verification_failed")
     recorder.event(
         EventType.MERGE_COMPLETED,
         "merge_completed",
@@ -48,7 +48,7 @@ def merge(ctx: RunContext) -> Outcome:
         commit=result.commit,
     )
     recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, message=result.commit)
-    return {"commit": result.commit}
+    return StepOutcome.done()  # the merge commit is in the run row (and the event)
 
 
 def merge_into(ctx: RunContext, target: str, strategy: MergeStrategy) -> MergeResult:

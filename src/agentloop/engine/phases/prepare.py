@@ -14,7 +14,7 @@ from agentloop.core.templates import branch_slug, render_worktree_path, spec_slu
 from agentloop.core.types import EventType, RunMode
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.prompting import write_initial_prompt
 from agentloop.engine.recorder import ACTIVE_STATUSES, Recorder
 from agentloop.engine.repo_lock import prepare_lock
@@ -25,12 +25,12 @@ from agentloop.vcs.provider import select_provider
 from agentloop.vcs.worktree import Worktree, WorktreeProvider, refuse_dirty
 
 
-def prepare(ctx: RunContext) -> Outcome:
+def prepare(ctx: RunContext) -> StepOutcome:
     with prepare_lock(ctx.workspace):  # runs of one workspace must not pick the same branch
         return _prepare(ctx)
 
 
-def _prepare(ctx: RunContext) -> Outcome:
+def _prepare(ctx: RunContext) -> StepOutcome:
     config = ctx.config
     workspace = ctx.workspace
     recorder = Recorder(ctx)
@@ -96,7 +96,7 @@ def _prepare(ctx: RunContext) -> Outcome:
     except Conflict:
         _remove_unless_recorded(ctx, provider, worktree)
         raise
-    return {"ok": True, "experiment": config.mode is RunMode.EXPERIMENT}
+    return StepOutcome.done(experiment=config.mode is RunMode.EXPERIMENT)
 
 
 def _remove_unless_recorded(

@@ -15,6 +15,11 @@ again, its recorded work is not done twice:
   only the decision is taken again, as a new attempt.
 
 A step whose work failed or was interrupted runs again in full.
+
+This is not a second checkpoint layer beside DBOS's: DBOS checkpoints the step's outcome
+only after the step returned, so the first case is one DBOS cannot see, and without this
+record the iteration's agent would run (and be paid for) twice; DBOS's rewind (retry,
+resume) re-runs the whole step, and the second case keeps its work.
 """
 
 from __future__ import annotations
@@ -22,40 +27,32 @@ from __future__ import annotations
 from agentloop.core.types import RunMode
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import FinishedStep
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases.watchdog import watch
 from agentloop.engine.recorder import Recorder
 
 
-def ends_iteration(work: Outcome) -> bool:
-    """No review or verification follows this step's work in its iteration."""
-    return not (work.get("needs_review") or work.get("verify"))
-
-
-def went_well(work: Outcome) -> bool:
-    return not (work.get("failed") or work.get("stop") or work.get("usage_limit"))
-
-
-def end_step(ctx: RunContext, iteration: int, recorder: Recorder, work: Outcome) -> Outcome:
+def end_step(ctx: RunContext, iteration: int, recorder: Recorder, work: StepOutcome) -> StepOutcome:
     """Inside ``recorder.batch()``, after the step's STEP_FINISHED was queued: decide the
-    iteration when this step ends it, and remember the step with the state."""
+    iteration when this step ends it (the outcome is then the watchdog's: the next
+    iteration, the end, a failure or a pause), and remember the step with the state."""
     outcome = work
     # An experiment's iteration is decided by its measurement, not by the watchdog.
-    if went_well(work) and ends_iteration(work) and ctx.config.mode is RunMode.PLAN:
-        outcome = {**work, **watch(ctx, iteration, recorder), "decided": True}
+    if work.went_well and work.ends_iteration and ctx.config.mode is RunMode.PLAN:
+        outcome = watch(ctx, iteration, recorder)
     ctx.state.finished_step = FinishedStep(ctx.step_key, ctx.state.epoch, work, outcome)
     recorder.save_state()
     return outcome
 
 
-def replay_finished(ctx: RunContext, iteration: int) -> Outcome | None:
+def replay_finished(ctx: RunContext, iteration: int) -> StepOutcome | None:
     """The outcome of this step when its work is already recorded; None to run it."""
     done = ctx.state.finished_step
     if done is None or done.key != ctx.step_key:
         return None
     if done.epoch == ctx.state.epoch:
         return done.outcome
-    if not went_well(done.work):
+    if not done.work.went_well:
         return None
     recorder = Recorder(ctx)
     with recorder.batch():

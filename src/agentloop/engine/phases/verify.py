@@ -6,20 +6,20 @@ from __future__ import annotations
 from agentloop.core.types import EventType, Phase, RunMode, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.sink import EngineSink, log_names
 from agentloop.engine.verifier import run_verification
 
 
-def verification(ctx: RunContext, iteration: int) -> Outcome:
+def verification(ctx: RunContext, iteration: int) -> StepOutcome:
     replayed = replay_finished(ctx, iteration)
     if replayed is not None:
         return replayed
     worktree = ctx.worktree
     if worktree is None:
-        return {"failed": True, "reason": "internal_error: run has no worktree"}
+        return StepOutcome.failed("internal_error: run has no worktree")
     recorder = Recorder(ctx)
     files = RunFiles(ctx)
     log_name, _ = log_names(Phase.VERIFICATION, iteration)
@@ -43,7 +43,7 @@ def verification(ctx: RunContext, iteration: int) -> Outcome:
         recorder.finish_step(
             handle, StepStatus.CANCELED, exit_code=result.exit_code, artifacts=artifacts
         )
-        return {"stop": True, "status": "CANCELED"}
+        return StepOutcome.stopped("CANCELED")
     record = ctx.state.record(iteration)
     record.verification_ok = result.ok
     if result.ok:
@@ -55,9 +55,9 @@ def verification(ctx: RunContext, iteration: int) -> Outcome:
     limit = ctx.config.max_consecutive_verification_failures
     if ctx.config.mode is RunMode.EXPERIMENT:
         limit = 0  # a failing verification only means the attempt is not kept
-    work: Outcome = {}
+    work = StepOutcome.done()
     if limit and ctx.state.consecutive_verification_failures >= limit:
-        work = {"failed": True, "reason": "consecutive_verification_failures"}
+        work = StepOutcome.failed("consecutive_verification_failures")
     with recorder.batch():
         if not result.ok:
             recorder.event(

@@ -24,7 +24,7 @@ from agentloop.core.types import (
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.notify import notify
-from agentloop.engine.phases.guard import Outcome
+from agentloop.engine.outcome import Kind, StepOutcome
 from agentloop.engine.phases.lifecycle import agent_chain
 from agentloop.engine.prompting import PROMPT_SNAPSHOT, implementation_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder
@@ -43,13 +43,13 @@ NEEDS_ATTENTION = "needs_attention"
 _REWRITE_NAME = re.compile(r"prompt\.rewrite\.(\d+)\.txt")
 
 
-def watchdog(ctx: RunContext, iteration: int) -> Outcome:
+def watchdog(ctx: RunContext, iteration: int) -> StepOutcome:
     recorder = Recorder(ctx)
     with recorder.batch():
         return watch(ctx, iteration, recorder)
 
 
-def watch(ctx: RunContext, iteration: int, recorder: Recorder) -> Outcome:
+def watch(ctx: RunContext, iteration: int, recorder: Recorder) -> StepOutcome:
     """Record the watchdog step of ``iteration`` (inside ``recorder.batch()``) and decide."""
     handle = recorder.start_step(Phase.WATCHDOG, iteration)
     gate = _gate(ctx, iteration)
@@ -63,12 +63,12 @@ def watch(ctx: RunContext, iteration: int, recorder: Recorder) -> Outcome:
             detail=signal.detail,
         )
     outcome = _decide(ctx, iteration, gate, signals, recorder)
-    status = StepStatus.FAILED if outcome.get("failed") else StepStatus.SUCCEEDED
+    status = StepStatus.FAILED if outcome.kind is Kind.FAILED else StepStatus.SUCCEEDED
     recorder.finish_step(
         handle,
         status,
         exit_code=0 if status is StepStatus.SUCCEEDED else 1,
-        message=outcome.get("reason") or ("complete" if outcome.get("complete") else None),
+        message=outcome.reason or ("complete" if outcome.kind is Kind.ENDED else None),
         state=True,
     )
     return outcome
@@ -93,34 +93,35 @@ def _gate(ctx: RunContext, iteration: int) -> GateInput:
 
 def _decide(
     ctx: RunContext, iteration: int, gate: GateInput, signals: list[Signal], recorder: Recorder
-) -> Outcome:
+) -> StepOutcome:
     if gate_passes(gate):
         merge = bool(ctx.run.worktree.merge_target_branch) and (
             ctx.run.worktree.merge_strategy.value != "none"
         )
-        return {"complete": True, "merge": merge}
+        return StepOutcome.ended(RunStatus.COMPLETED.value, merge=merge)
     budget = _budget_exceeded(ctx)
     if budget:
-        return {"failed": True, "reason": budget}
+        return StepOutcome.failed(budget)
     escalating = next((s for s in signals if s.signal in ESCALATING), None)
     if escalating is not None and not made_progress(ctx.state.history, ctx.state.start_head):
         decision = _escalate(ctx, iteration, escalating, signals, recorder)
-        if decision:
+        if decision is not None:
             return decision
     limit = ctx.state.iteration_limit or ctx.config.iterations
     if iteration >= limit:
-        return {"failed": True, "reason": "iteration_limit"}
-    return {}
+        return StepOutcome.failed("iteration_limit")
+    return StepOutcome.next_iteration()
 
 
 def _escalate(
     ctx: RunContext, iteration: int, signal: Signal, signals: list[Signal], recorder: Recorder
-) -> Outcome:
+) -> StepOutcome | None:
     """No progress and a signal: rewrite the prompt, else switch to the next fallback agent,
-    else pause for the user's attention (or fail, per ``watchdog_exhausted``)."""
+    else pause for the user's attention (or fail, per ``watchdog_exhausted``). None: the
+    escalation decides nothing, the iteration limit still may."""
     if ctx.state.rewrites_used < ctx.config.watchdog_max_rewrites:
         _rewrite(ctx, signal, recorder)
-        return {}
+        return None
     chain = agent_chain(ctx)
     if ctx.state.agent_index + 1 < len(chain):
         ctx.state.agent_index += 1
@@ -131,17 +132,17 @@ def _escalate(
             signal=signal.signal.value,
             to_agent=chain[ctx.state.agent_index],
         )
-        return {}
+        return None
     if ctx.config.watchdog_exhausted is WatchdogExhausted.FAIL:
-        return {"failed": True, "reason": signal.signal.value}
+        return StepOutcome.failed(signal.signal.value)
     if ctx.state.attention_iteration == iteration:
-        return {}  # the user has seen this iteration and resumed: go on (with their notes)
+        return None  # the user has seen this iteration and resumed: go on (with their notes)
     return _pause_for_attention(ctx, iteration, signals, recorder)
 
 
 def _pause_for_attention(
     ctx: RunContext, iteration: int, signals: list[Signal], recorder: Recorder
-) -> Outcome:
+) -> StepOutcome:
     """PAUSED ``needs_attention`` with the signals (SPEC 6, 18). The workflow ends here; a
     resume rewinds it to this step, which decides again with a fresh rewrite budget."""
     shown = [{"signal": s.signal.value, "detail": s.detail} for s in signals]
@@ -156,7 +157,7 @@ def _pause_for_attention(
         signals=shown,
     )
     notify(ctx, "RUN_PAUSED", reason=NEEDS_ATTENTION, signals=shown)
-    return {"stop": True, "status": RunStatus.PAUSED.value}
+    return StepOutcome.stopped(RunStatus.PAUSED.value)
 
 
 def _budget_exceeded(ctx: RunContext) -> str | None:
