@@ -45,11 +45,11 @@ SPLITS = ("admit", "queue", "prepare", "to_step")
 _WITHOUT_WAKEUP = """#!{python}
 import sys
 
-from agentloop.engine.runtime import Runtime
+from agentloop.engine.run_queue import RunQueue
 
 # The queue polls, as before the wakeup: registered after launch only, never woken.
-Runtime._declare_queue_before_launch = lambda self, caps: None
-Runtime._install_wakeup = lambda self: None
+RunQueue._declare_before_launch = lambda self, caps: None
+RunQueue._install_wakeup = lambda self: None
 from agentloop.daemon import main
 
 sys.exit(main())

@@ -16,6 +16,6 @@ def render_metrics(runtime: Runtime) -> tuple[bytes, str]:
     for status in RunStatus:
         runs.labels(status=status.value).set(counts.get(status, 0))
     Gauge("loopd_uptime_seconds", "Seconds since start", registry=registry).set(runtime.uptime_s)
-    caps = runtime.caps
+    caps = runtime.queue.caps
     Gauge("loopd_max_concurrency", "Global run cap", registry=registry).set(caps.max_concurrency)
     return generate_latest(registry), CONTENT_TYPE_LATEST

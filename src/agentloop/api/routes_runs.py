@@ -122,7 +122,7 @@ for _action in control.ACTIONS:
 def get_diff(run_id: str, request: Request) -> RunDiff:
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)
-    return RunDiff.model_validate(review.diff(runtime, run))
+    return RunDiff.model_validate(review.diff(run))
 
 
 @router.get("/worktrees", response_model=Worktrees, responses=_READ_ERRORS)

@@ -20,7 +20,7 @@ def health(request: Request) -> Health:
         version=__version__,
         uptime_s=round(runtime.uptime_s, 3),
         runs_active=runtime.store.count_active(),
-        caps=runtime.caps.to_json(),
+        caps=runtime.queue.caps.to_json(),
         executor_id=runtime.settings.executor_id,
     )
 

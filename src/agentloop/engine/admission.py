@@ -68,10 +68,10 @@ def admit(runtime: Runtime, request: RunRequest) -> Run:
     explicit_caps = {k: config.to_json()[k] for k in CAP_KEYS if k in loaded.explicit_keys}
     with runtime.store.transaction() as conn:
         run = runtime.store.create_run(conn, **fields)
-        runtime.enqueue_in_transaction(conn, run_id, str(workspace))
+        runtime.queue.enqueue_in_transaction(conn, run_id, str(workspace))
     if explicit_caps:
-        runtime.apply_run_caps(explicit_caps)
-    runtime.wake_queue()
+        runtime.queue.apply_run_caps(explicit_caps)
+    runtime.queue.wake()
     return run
 
 

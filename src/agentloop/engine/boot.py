@@ -59,11 +59,11 @@ def reconcile(runtime: Runtime) -> None:
     for run in runtime.store.runs_by_status(RunStatus.PENDING, RunStatus.RUNNING):
         status = DBOS.get_workflow_status(run.id)
         if status is None:
-            _fail(runtime, run.id, "internal_error: the run's workflow is missing")
+            _fail(run.id, "internal_error: the run's workflow is missing")
         elif status.status == "CANCELLED":
             _pause(run.id)
         elif status.status in {"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
-            _fail(runtime, run.id, f"internal_error: workflow {status.status.lower()}")
+            _fail(run.id, f"internal_error: workflow {status.status.lower()}")
 
 
 def _retire_outdated(runtime: Runtime) -> None:
@@ -89,7 +89,6 @@ def _retire_outdated(runtime: Runtime) -> None:
         DBOS.cancel_workflow(run.id)
         if run.status is not RunStatus.PAUSED:
             _fail(
-                runtime,
                 run.id,
                 f"outdated_workflow: started by {status.app_version}, this loopd runs "
                 f"{WORKFLOW_VERSION}; retry the run to go on from where it is",
@@ -110,7 +109,7 @@ def _pause(run_id: str) -> None:
     )
 
 
-def _fail(runtime: Runtime, run_id: str, reason: str) -> None:
+def _fail(run_id: str, reason: str) -> None:
     from agentloop.engine import finish
     from agentloop.engine.context import RunContext
 

@@ -9,17 +9,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentloop.core.config import Config
 from agentloop.core.models import Run
 from agentloop.engine.history import RunState
 from agentloop.engine.runtime import Runtime, current
 
+if TYPE_CHECKING:
+    from agentloop.store import Store
+
 _STEP_NAMESPACE = uuid.UUID("9a0c5e4e-2f55-4a4b-8f0e-6f1f6d3c2b10")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
+    """Frozen: a step that changes what it knows of the run makes a new context
+    (``dataclasses.replace``); ``state`` is the engine state the step's recorder saves."""
+
     runtime: Runtime
     run: Run
     config: Config
@@ -52,7 +59,7 @@ class RunContext:
         return self.run.id
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> Store:
         return self.runtime.store
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from agentloop.core.errors import Conflict, InvalidInput
@@ -20,7 +21,8 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
 from agentloop.engine.recorder import Recorder
-from agentloop.engine.runtime import QUEUE_NAME, Runtime
+from agentloop.engine.run_queue import QUEUE_NAME
+from agentloop.engine.runtime import Runtime
 from agentloop.engine.settings import WORKFLOW_VERSION
 from agentloop.logs import get_logger
 
@@ -37,7 +39,7 @@ def run_lock(run_id: str) -> threading.Lock:
         return _locks.setdefault(run_id, threading.Lock())
 
 
-def _context(runtime: Runtime, run_id: str) -> RunContext:
+def _context(run_id: str) -> RunContext:
     return RunContext.load(run_id, step_key=0)
 
 
@@ -47,7 +49,7 @@ def _refuse(run_status: RunStatus, action: str) -> Conflict:
 
 def pause(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         status = ctx.run.status
         if status is RunStatus.PAUSED:
             return
@@ -74,7 +76,7 @@ def resume(runtime: Runtime, run_id: str) -> None:
     from dbos import DBOS
 
     with run_lock(run_id):
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         status = ctx.run.status
         if status in ACTIVE:
             return
@@ -97,22 +99,22 @@ def resume(runtime: Runtime, run_id: str) -> None:
             reason="user",
         )
         in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
-        runtime.clear_interrupt(run_id)
+        runtime.interrupts.clear(run_id)
         if needed_attention:
             await_workflow_end(run_id)  # it ends right after the step that paused it
-        _continue_workflow(runtime, ctx)
+        _continue_workflow(ctx)
 
 
 def cancel(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         status = ctx.run.status
         if status is RunStatus.CANCELED:
             return
         if status.is_terminal:
             raise _refuse(status, "cancel")
         _stop_workflow(runtime, run_id)
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         try:
             ended = finishing.finish_run(ctx, RunStatus.CANCELED, "canceled", close_open_steps=True)
         except Conflict as exc:
@@ -125,7 +127,7 @@ def cancel(runtime: Runtime, run_id: str) -> None:
 
 def retry(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         status = ctx.run.status
         if status in ACTIVE:
             return
@@ -152,21 +154,21 @@ def retry(runtime: Runtime, run_id: str) -> None:
             reason="retry",
         )
         in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
-        runtime.clear_interrupt(run_id)
-        _rewind(runtime, ctx, failed_step)
+        runtime.interrupts.clear(run_id)
+        _rewind(ctx, failed_step)
 
 
 def reset(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         if ctx.run.status in ACTIVE or ctx.run.status is RunStatus.PAUSED:
             _stop_workflow(runtime, run_id)
             runtime.store.cancel_open_steps(run_id)
         in_flight.wait_ended(run_id)
-        ctx = _context(runtime, run_id)
+        ctx = _context(run_id)
         _remove_old_worktree(ctx)
         fresh = RunState(epoch=ctx.state.epoch + 1)
-        ctx.state = fresh
+        ctx = replace(ctx, state=fresh)
         Recorder(ctx).event(
             EventType.RUN_RESUMED,
             f"reset:{fresh.epoch}",
@@ -187,8 +189,8 @@ def reset(runtime: Runtime, run_id: str) -> None:
             reason="reset",
         )
         in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
-        runtime.clear_interrupt(run_id)
-        _rewind(runtime, ctx, 1)
+        runtime.interrupts.clear(run_id)
+        _rewind(ctx, 1)
 
 
 def requeue_after_host_death(run_id: str, host: str) -> None:
@@ -234,7 +236,7 @@ def apply(runtime: Runtime, run_id: str, action: str, **log_fields: Any) -> None
     except KeyError:
         raise InvalidInput(f"unknown control action {action!r}") from None
     call(runtime, run_id)
-    runtime.wake_queue()
+    runtime.queue.wake()
     get_logger(run_id=run_id).info(f"run {done}", action=action, **log_fields)
 
 
@@ -251,12 +253,12 @@ def _stop_workflow(runtime: Runtime, run_id: str) -> None:
     """Cancel the workflow, then kill the run's processes (this order; see module doc)."""
     from dbos import DBOS
 
-    runtime.mark_interrupted(run_id)
+    runtime.interrupts.mark(run_id)
     try:
         DBOS.cancel_workflow(run_id)
     except Exception:
         _log.exception("run %s: cancel_workflow failed", run_id)
-    runtime.kill_run_processes(run_id)
+    runtime.interrupts.kill_processes(run_id)
 
 
 def _workflow_status(run_id: str) -> str | None:
@@ -266,7 +268,7 @@ def _workflow_status(run_id: str) -> str | None:
     return status.status if status else None
 
 
-def _continue_workflow(runtime: Runtime, ctx: RunContext) -> None:
+def _continue_workflow(ctx: RunContext) -> None:
     from dbos import DBOS
 
     state = _workflow_status(ctx.run_id)
@@ -274,10 +276,10 @@ def _continue_workflow(runtime: Runtime, ctx: RunContext) -> None:
         in_flight.wait_ended(ctx.run_id)  # the paused step must end before it runs again
         DBOS.resume_workflow(ctx.run_id, queue_name=QUEUE_NAME)
     elif state in {"CANCELLED", "SUCCESS", "ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
-        _rewind(runtime, ctx, ctx.state.failed_step)
+        _rewind(ctx, ctx.state.failed_step)
 
 
-def _rewind(runtime: Runtime, ctx: RunContext, start_step: int | None) -> None:
+def _rewind(ctx: RunContext, start_step: int | None) -> None:
     """Run the workflow again from ``start_step`` (the failed step), on the capped queue.
 
     A run's terminal status is written before its workflow's last step (the worktree

@@ -137,7 +137,7 @@ class HostLiveness:
                 recovered = DBOS._recover_pending_workflows([owner])
                 if recovered:
                     _log.warning("executor %s is gone: took over %d run(s)", owner, len(recovered))
-                    current().wake_queue()  # they are enqueued again: claim them now
+                    current().queue.wake()  # they are enqueued again: claim them now
             finally:
                 probe.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, key))
 
@@ -159,5 +159,5 @@ def stop_remotely_interrupted(runtime: Runtime) -> None:
         except Exception:
             continue
         if status is not None and status.status == "CANCELLED":
-            runtime.mark_interrupted(run_id)
-            runtime.kill_run_processes(run_id)
+            runtime.interrupts.mark(run_id)
+            runtime.interrupts.kill_processes(run_id)

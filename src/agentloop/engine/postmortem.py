@@ -34,7 +34,7 @@ from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
-from agentloop.agents import AgentRequest, MemorySink, RetryPolicy, get_agent, run_with_retries
+from agentloop.agents import AgentRequest, MemorySink, RetryPolicy, run_with_retries
 from agentloop.artifacts.layout import analysis, iter_log, iter_tail
 from agentloop.artifacts.writer import tail_lines
 from agentloop.core.agent_model import agent_model
@@ -50,7 +50,7 @@ from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.recorder import Recorder
-from agentloop.engine.runtime import Runtime, current
+from agentloop.engine.runtime import current
 
 _log = logging.getLogger("agentloop.engine")
 
@@ -169,7 +169,7 @@ def ask_agent(ctx: RunContext, files: RunFiles, model: str | None = None) -> str
         extra=extra,
     )
     result = run_with_retries(
-        get_agent(agent_name),
+        ctx.runtime.agents(agent_name),
         request,
         MemorySink(),
         RetryPolicy(config.agent_retries, config.agent_retry_backoff_sec),
@@ -245,7 +245,7 @@ def _last_output(files: RunFiles, iteration: int) -> tuple[str | None, list[str]
 
 
 # -- on demand and status -------------------------------------------------------------------
-def request(runtime: Runtime, run_id: str, model: str | None = None) -> dict[str, Any]:
+def request(run_id: str, model: str | None = None) -> dict[str, Any]:
     """Start a postmortem of a terminal run (asking ``model`` when given), unless one is
     running: ``{started, status, workflow_id}``."""
     from agentloop.engine.control import run_lock
@@ -267,7 +267,7 @@ def request(runtime: Runtime, run_id: str, model: str | None = None) -> dict[str
         return {"started": True, "status": "running", "workflow_id": workflow_id}
 
 
-def write_prompt(runtime: Runtime, run_id: str) -> Path:
+def write_prompt(run_id: str) -> Path:
     """Write the postmortem's prompt to ``analysis/postmortem-prompt.md`` without asking an
     agent (the reference's ``prompt_only``); its path."""
     ctx = RunContext.load(run_id, step_key=0)
@@ -275,7 +275,7 @@ def write_prompt(runtime: Runtime, run_id: str) -> Path:
     return files.write(PROMPT_FILE, build_postmortem_prompt(gather_facts(ctx, files)))
 
 
-def analysis_files(runtime: Runtime, run: Run) -> tuple[Path, list[Path]]:
+def analysis_files(run: Run) -> tuple[Path, list[Path]]:
     """The run's analysis dir and its files: the postmortem's two, then any other."""
     files = RunFiles(RunContext.load(run.id, step_key=0))
     own = [files.path(POSTMORTEM_FILE), files.path(PROMPT_FILE)]
@@ -287,20 +287,20 @@ def analysis_files(runtime: Runtime, run: Run) -> tuple[Path, list[Path]]:
     return directory, own + others
 
 
-def status(runtime: Runtime, run: Run) -> dict[str, Any]:
+def status(run: Run) -> dict[str, Any]:
     """``{status: none|running|done|failed, path, text, reason}`` of the run's postmortem,
     and (the reference's) ``analysis_dir`` and ``artifacts: [{path, exists}]``."""
     ctx = RunContext.load(run.id, step_key=0)
     path = RunFiles(ctx).path(POSTMORTEM_FILE)
     text = _read(path)
-    directory, listed = analysis_files(runtime, run)
+    directory, listed = analysis_files(run)
     answer: dict[str, Any] = {"status": "none", "path": str(path), "text": text, "reason": None}
     answer["analysis_dir"] = str(directory)
     answer["artifacts"] = [{"path": str(p), "exists": p.exists()} for p in listed]
     if _active_workflows(run.id):
         answer["status"] = "running"
         return answer
-    start, end = _last_postmortem_events(runtime.store.events_after(run.id))
+    start, end = _last_postmortem_events(ctx.store.events_after(run.id))
     if end is not None:
         answer["status"] = str(end.payload.get("status") or "done")
         answer["reason"] = end.payload.get("reason")

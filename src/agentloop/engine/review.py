@@ -22,7 +22,7 @@ from agentloop.vcs.worktree import list_worktrees as git_worktrees
 STATUS_WORDS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed"}
 
 
-def diff(runtime: Runtime, run: Run) -> dict[str, Any]:
+def diff(run: Run) -> dict[str, Any]:
     info = run.worktree
     if not info.run_branch or not info.base_branch:
         raise Conflict("the run has no branch yet", run.status.value)

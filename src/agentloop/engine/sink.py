@@ -38,7 +38,7 @@ class EngineSink:
             TeeLog(self.files.run_dir, events_name, lazy=True) if events_name else None
         )
         self._lock = threading.Lock()
-        self._batcher = ctx.runtime.output_batcher(ctx.run_id)
+        self._batcher = ctx.runtime.outputs.of(ctx.run_id)
         self._retries = 0
 
     def output(self, line: str) -> None:

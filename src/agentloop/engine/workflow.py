@@ -12,7 +12,7 @@ from dbos import DBOS
 
 from agentloop.engine import phases, postmortem
 from agentloop.engine.outcome import Kind, StepOutcome
-from agentloop.engine.runtime import WORKFLOW_NAME
+from agentloop.engine.run_queue import WORKFLOW_NAME
 
 
 @DBOS.step(name="agentloop.begin")

@@ -112,8 +112,7 @@ def runtime(
     installed = Runtime(settings=settings, store=store)
     monkeypatch.setattr(runtime_module, "_current", installed)
     yield installed
-    if installed._client is not None:  # the DBOS client an enqueue opened
-        installed._client.destroy()
+    installed.queue.close()  # the DBOS client an enqueue opened
 
 
 MakeRun = Callable[..., str]
@@ -231,6 +230,6 @@ def fake_dbos(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> FakeDbos:
     ):
         monkeypatch.setattr(DBOS, name, staticmethod(getattr(fake, name)))
     monkeypatch.setattr(
-        runtime, "kill_run_processes", lambda run_id: fake.calls.append(("kill", run_id))
+        runtime.interrupts, "kill_processes", lambda run_id: fake.calls.append(("kill", run_id))
     )
     return fake

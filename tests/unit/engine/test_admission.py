@@ -15,7 +15,8 @@ from agentloop.core.errors import InvalidInput
 from agentloop.core.run_request import RunRequest
 from agentloop.core.types import EventType, NameSource, QueuePolicy, RunStatus
 from agentloop.engine.admission import admit
-from agentloop.engine.runtime import QUEUE_NAME, WORKFLOW_NAME, Runtime
+from agentloop.engine.run_queue import QUEUE_NAME, WORKFLOW_NAME
+from agentloop.engine.runtime import Runtime
 from agentloop.engine.settings import WORKFLOW_VERSION
 from agentloop.store import Store
 
@@ -89,8 +90,8 @@ def test_caps_set_by_a_run_become_the_daemons_caps(
 ) -> None:
     admit(runtime, request(workspace, overrides={"max_concurrency": "2", "queue_policy": "fifo"}))
 
-    assert runtime.caps.max_concurrency == 2
-    assert runtime.caps.queue_policy is QueuePolicy.FIFO
+    assert runtime.queue.caps.max_concurrency == 2
+    assert runtime.queue.caps.queue_policy is QueuePolicy.FIFO
     assert store.get_setting("caps")["max_concurrency"] == 2  # kept across restarts
     assert [(q["name"], q["global_concurrency"]) for q in queue.registered] == [(QUEUE_NAME, 2)]
 

@@ -19,7 +19,8 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.history import RunState
 from agentloop.engine.recorder import Recorder
-from agentloop.engine.runtime import QUEUE_NAME, Runtime
+from agentloop.engine.run_queue import QUEUE_NAME
+from agentloop.engine.runtime import Runtime
 from agentloop.store import Store
 
 from .conftest import FakeDbos, MakeRun, event_types, events_of, git
@@ -136,7 +137,7 @@ def test_pause_cancels_the_workflow_then_kills_and_closes_the_open_step(
     assert store.get_step(step_id).status is StepStatus.CANCELED
     assert events_of(store, run_id, EventType.RUN_PAUSED) == [{"reason": "user"}]
     assert state_of(store, run_id).epoch == 2  # the interrupted step runs again as new
-    assert runtime.was_interrupted(run_id)
+    assert runtime.interrupts.was_interrupted(run_id)
 
 
 def test_pause_twice_records_one_pause(
@@ -164,7 +165,7 @@ def test_resume_after_a_user_pause_resumes_the_workflow_on_the_capped_queue(
     run = store.get_run(run_id)
     assert (run.status, run.reason) == (RunStatus.PENDING, None)
     assert events_of(store, run_id, EventType.RUN_RESUMED)[-1] == {"reason": "user"}
-    assert not runtime.was_interrupted(run_id)
+    assert not runtime.interrupts.was_interrupted(run_id)
 
 
 def test_resume_during_a_usage_limit_wait_wakes_the_waiting_workflow(

@@ -10,7 +10,7 @@ import pytest
 
 from agentloop.core.errors import InvalidInput
 from agentloop.core.types import QueuePolicy
-from agentloop.engine.runtime import Runtime, _partition_cap
+from agentloop.engine.run_queue import RunQueue, _partition_cap
 from agentloop.engine.settings import (
     Caps,
     DaemonSettings,
@@ -170,7 +170,7 @@ def test_no_per_workspace_cap_is_the_global_cap_and_never_above_it() -> None:
 def caps_at_start(store: Store, tmp_path: Path, **flags: object) -> Caps:
     """The caps a daemon starting with ``flags`` puts in force (and stores)."""
     settings = resolve_settings(data_dir=str(tmp_path), environ={}, **flags)  # type: ignore[arg-type]
-    return Runtime(settings=settings, store=store)._initial_caps()
+    return RunQueue(settings, store)._initial_caps()
 
 
 def test_caps_a_run_set_survive_a_restart_unless_a_flag_says_otherwise(

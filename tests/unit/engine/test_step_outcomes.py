@@ -12,7 +12,8 @@ import pytest
 from agentloop.core.types import EventType, RunStatus
 from agentloop.engine import boot, control, workflow
 from agentloop.engine.outcome import Kind, StepOutcome
-from agentloop.engine.runtime import QUEUE_NAME, Runtime
+from agentloop.engine.run_queue import QUEUE_NAME
+from agentloop.engine.runtime import Runtime
 from agentloop.engine.settings import WORKFLOW_VERSION
 from agentloop.store import Store
 

@@ -143,13 +143,13 @@ def test_a_prepare_dbos_began_before_a_reset_stops_without_a_trace(
     run_id = make_run()
     fake_dbos.statuses[run_id] = "PENDING"
     outcomes: list[dict[str, Any]] = []
-    clear_interrupt = runtime.clear_interrupt
+    clear_interrupt = runtime.interrupts.clear
 
     def old_prepare_gets_here(run: str) -> None:
         outcomes.append(phases.guarded(run_id, phases.prepare))
         clear_interrupt(run)
 
-    monkeypatch.setattr(runtime, "clear_interrupt", old_prepare_gets_here)
+    monkeypatch.setattr(runtime.interrupts, "clear", old_prepare_gets_here)
 
     control.reset(runtime, run_id)
 

@@ -13,11 +13,11 @@ import hashlib
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agentloop.agents import AgentRequest, AgentResult, RetryPolicy, get_agent, run_with_retries
+from agentloop.agents import AgentRequest, AgentResult, RetryPolicy, run_with_retries
 from agentloop.core.agent_model import agent_model
 from agentloop.core.completion import completion_status
 from agentloop.core.plan import Plan, read_plan
@@ -183,11 +183,11 @@ def _attempt(
 
     def run(request: AgentRequest) -> AgentResult:
         return run_with_retries(
-            get_agent(agent_name),
+            ctx.runtime.agents(agent_name),
             request,
             sink,
             RetryPolicy(ctx.config.agent_retries, ctx.config.agent_retry_backoff_sec),
-            sleep=ctx.runtime.interruptible_sleep(ctx.run_id),
+            sleep=ctx.runtime.interrupts.interruptible_sleep(ctx.run_id),
             on_retry=lambda attempt, reason, backoff_ms: _record_retry(
                 recorder, handle, attempt, reason, backoff_ms
             ),
@@ -249,7 +249,7 @@ def _request(
         run_id=ctx.run_id,
         phase=phase,
         iteration=iteration,
-        cancel=ctx.runtime.cancel_event(ctx.run_id),
+        cancel=ctx.runtime.interrupts.cancel_event(ctx.run_id),
         extra=extra,
     )
 
@@ -311,10 +311,10 @@ def _finish_agent_step(
         )
         if status is not StepStatus.CANCELED:
             # The watchdog's budget check sees this step's cost.
-            ctx.run = ctx.run.model_copy(update=run_changes)
+            ctx = replace(ctx, run=ctx.run.model_copy(update=run_changes))
             outcome = end_step(ctx, iteration, recorder, outcome)
     if status is not StepStatus.CANCELED:
-        ctx.runtime.mark_clean(ctx.run_id)
+        ctx.runtime.interrupts.mark_clean(ctx.run_id)
         if ran.note_ids:
             Notes(ctx.store).mark_delivered(ctx.run_id, ran.note_ids, ran.handle.step_id)
     return outcome

@@ -81,7 +81,7 @@ def superseded(ctx: RunContext) -> bool:
     the workflow, but the step was not yet in flight, so the call did not wait for it and
     may already have moved the run on: read after a reset, the run looks like a fresh
     attempt, with a new epoch that no fence would refuse."""
-    if not ctx.runtime.was_interrupted(ctx.run_id):
+    if not ctx.runtime.interrupts.was_interrupted(ctx.run_id):
         return False
     from dbos import DBOS
 

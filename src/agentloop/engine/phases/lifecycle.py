@@ -41,7 +41,7 @@ def current_agent(ctx: RunContext) -> str:
 def check_hold(ctx: RunContext) -> StepOutcome | None:
     """The usage limit belongs to the agent's account: wait when another run hit it."""
     agent = current_agent(ctx)
-    resume_at = ctx.runtime.hold_of(agent)
+    resume_at = ctx.runtime.holds.hold_of(agent)
     if resume_at is None or resume_at <= time.time():
         return None
     return StepOutcome.usage_limit(agent, resume_at, held=True)
@@ -55,7 +55,7 @@ def pause_for_limit(ctx: RunContext, limit: StepOutcome) -> StepOutcome:
     if resume_at is None:
         resume_at = time.time() + ctx.config.usage_limit_wait_sec
     if not limit.held:
-        ctx.runtime.note_hold(agent, float(resume_at))
+        ctx.runtime.holds.note(agent, float(resume_at))
     chain = agent_chain(ctx)
     if ctx.state.agent_index + 1 < len(chain):
         ctx.state.agent_index += 1

@@ -31,7 +31,8 @@ def merge(ctx: RunContext) -> StepOutcome:
         recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
         return StepOutcome.failed("merge_conflict")
     except MergeVerificationError:
-        if ctx.runtime.was_interrupted(ctx.run_id):  # paused or canceled: killed, not failed
+        # Paused or canceled: killed, not failed.
+        if ctx.runtime.interrupts.was_interrupted(ctx.run_id):
             recorder.finish_step(handle, StepStatus.CANCELED, exit_code=None)
             return StepOutcome.stopped("CANCELED")
         recorder.finish_step(

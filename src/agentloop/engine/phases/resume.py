@@ -72,7 +72,7 @@ def begin_attempt(
 ) -> Start:
     """Decide how the step starts (module docstring), after stopping what an interrupted
     attempt left running; a first attempt starts afresh."""
-    if ctx.runtime.is_clean(ctx.run_id):
+    if ctx.runtime.interrupts.is_clean(ctx.run_id):
         return Start()
     attempts = ctx.store.steps_of(ctx.run_id, phase, iteration, tuple(StepStatus))
     interrupted = [step for step in attempts if step.status in _INTERRUPTED]
