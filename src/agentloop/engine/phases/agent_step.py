@@ -310,8 +310,10 @@ def _finish_agent_step(
             agent_ms=round(ran.agent_ms, 3),
         )
         if status is not StepStatus.CANCELED:
-            # The watchdog's budget check sees this step's cost.
+            # The watchdog's budget check and its own step's task counts see this step's
+            # cost and counts: both read the context, the recorder's included.
             ctx = replace(ctx, run=ctx.run.model_copy(update=run_changes))
+            recorder.ctx = ctx
             outcome = end_step(ctx, iteration, recorder, outcome)
     if status is not StepStatus.CANCELED:
         ctx.runtime.interrupts.mark_clean(ctx.run_id)
