@@ -19,7 +19,7 @@ from agentloop.core.types import EventType
 from agentloop.store.changes import NewEvent, StepChange
 from agentloop.store.paging import page_after
 from agentloop.store.rows import clean_json, event_from_row
-from agentloop.store.runs import change_values, check_epoch, check_status
+from agentloop.store.runs import change_values, check_epoch, check_status, lock_run
 from agentloop.store.schema import events, runs
 from agentloop.store.steps import apply_step
 
@@ -41,7 +41,6 @@ _NEXT_SEQ_AND_CHANGE = (
 _INSERT = sa.insert(events)
 # Locks the run row (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the write lock)
 # without reading its JSON columns.
-_LOCK_RUN = sa.select(runs.c.status).where(runs.c.id == sa.bindparam("b_run_id")).with_for_update()
 _BY_KEY = sa.select(events).where(
     events.c.run_id == sa.bindparam("b_run_id"), events.c.event_key == sa.bindparam("b_key")
 )
@@ -53,17 +52,15 @@ def append(conn: sa.Connection, run_id: str, new: NewEvent, now: int) -> tuple[E
     With ``new.key`` already present for the run, returns the stored event unchanged.
     """
     if new.key is not None or new.expect_status is not None or new.expect_epoch is not None:
-        status = conn.execute(_LOCK_RUN, {"b_run_id": run_id}).scalar_one_or_none()
-        if status is None:
-            raise NotFound(f"run {run_id!r} not found", run_id=run_id)
+        locked = lock_run(conn, run_id)
         if new.key is not None:
             existing = (
                 conn.execute(_BY_KEY, {"b_run_id": run_id, "b_key": new.key}).mappings().first()
             )
             if existing is not None:
                 return event_from_row(existing), False
-        check_status(run_id, status, new.expect_status)
-        check_epoch(conn, run_id, new.expect_epoch)
+        check_status(run_id, locked.status, new.expect_status)
+        check_epoch(run_id, locked, new.expect_epoch)
 
     timestamp = now if new.timestamp is None else new.timestamp
     if new.run_changes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -164,24 +164,34 @@ def check_status(run_id: str, current: str, expect: Collection[RunStatus] | None
         )
 
 
-# The attempt a run is at: the epoch in its engine state (0 before the first bump).
-_EPOCH = sa.select(
-    runs.c.status, sa.func.coalesce(runs.c.state["epoch"].as_integer(), 0).label("epoch")
-).where(runs.c.id == sa.bindparam("b_run_id"))
+# The run's status and the attempt it is at (the epoch in its engine state, 0 before the
+# first bump), its row locked: what a write checks before it goes in.
+_LOCK_RUN = (
+    sa.select(runs.c.status, sa.func.coalesce(runs.c.state["epoch"].as_integer(), 0).label("epoch"))
+    .where(runs.c.id == sa.bindparam("b_run_id"))
+    .with_for_update()
+)
 
 
-def check_epoch(conn: sa.Connection, run_id: str, expect: int | None) -> None:
-    """Refuse a write of an attempt the run has moved on from (``NewEvent.expect_epoch``).
-    Call it with the run's row locked, as the write that follows is."""
-    if expect is None:
-        return
-    row = conn.execute(_EPOCH, {"b_run_id": run_id}).first()
+class LockedRun(NamedTuple):
+    status: str
+    epoch: int
+
+
+def lock_run(conn: sa.Connection, run_id: str) -> LockedRun:
+    """Lock the run's row for the write that follows; its status and attempt."""
+    row = conn.execute(_LOCK_RUN, {"b_run_id": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id!r} not found", run_id=run_id)
-    if int(row.epoch) != expect:
+    return LockedRun(str(row.status), int(row.epoch))
+
+
+def check_epoch(run_id: str, locked: LockedRun, expect: int | None) -> None:
+    """Refuse a write of an attempt the run has moved on from (``NewEvent.expect_epoch``)."""
+    if expect is not None and locked.epoch != expect:
         raise Conflict(
-            f"run {run_id} is at attempt {row.epoch}: a write of attempt {expect} is refused",
-            current_status=RunStatus(row.status).value,
+            f"run {run_id} is at attempt {locked.epoch}: a write of attempt {expect} is refused",
+            current_status=RunStatus(locked.status).value,
         )
 
 
@@ -195,9 +205,9 @@ def update_run(
 ) -> None:
     """Apply ``changes`` to a run without an event (bookkeeping such as ``state``)."""
     if expect_status is not None or expect_epoch is not None:
-        status = run_row(conn, run_id, for_update=True)["status"]
-        check_status(run_id, status, expect_status)
-        check_epoch(conn, run_id, expect_epoch)
+        locked = lock_run(conn, run_id)
+        check_status(run_id, locked.status, expect_status)
+        check_epoch(run_id, locked, expect_epoch)
     result = conn.execute(
         sa.update(runs).where(runs.c.id == run_id).values(**change_values(changes, now))
     )
