@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from agentloop.api.schemas import ErrorBody
 from agentloop.core.config import load_config
 from agentloop.core.errors import InvalidInput
-from agentloop.core.specs import SpecChoice, spec_choices
+from agentloop.core.specs import SpecChoice, spec_choices, workspace_relative
 from agentloop.core.workspace import CONFIG_FILE, ensure_within
 from agentloop.engine.review import repository_root
 
@@ -79,17 +79,10 @@ def _workspace_specs(raw: str) -> WorkspaceSpecs:
 def _spec_file(choice: SpecChoice, workspace: Path) -> SpecFile:
     spec = choice.spec
     return SpecFile(
-        path=_relative(spec.path, workspace),
+        path=workspace_relative(spec.path, workspace),
         title=spec.title,
         status=spec.status,
         last_updated=spec.last_updated,
-        plan_path=_relative(choice.plan_path, workspace),
+        plan_path=workspace_relative(choice.plan_path, workspace),
         plan_exists=choice.plan_exists,
     )
-
-
-def _relative(path: Path, workspace: Path) -> str:
-    try:
-        return path.relative_to(workspace).as_posix()
-    except ValueError:
-        return str(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentloop.core.specs import SpecEntry, find_specs, read_spec_head
+from agentloop.core.specs import SpecEntry, find_specs, read_spec_head, workspace_relative
 
 __all__ = ["SpecEntry", "find_specs", "pick_listing", "read_spec_head"]
 
@@ -17,7 +17,7 @@ def pick_listing(entries: Sequence[SpecEntry], workspace: Path) -> str:
     rows = [
         [
             f"{number}.",
-            _relative(entry.path, workspace),
+            workspace_relative(entry.path, workspace),
             entry.status or "-",
             entry.last_updated or "-",
             entry.title,
@@ -25,10 +25,3 @@ def pick_listing(entries: Sequence[SpecEntry], workspace: Path) -> str:
         for number, entry in enumerate(entries, start=1)
     ]
     return columns(("#", "SPEC", "STATUS", "LAST UPDATED", "TITLE"), rows)
-
-
-def _relative(path: Path, workspace: Path) -> str:
-    try:
-        return str(path.relative_to(workspace))
-    except ValueError:
-        return str(path)

@@ -19,7 +19,14 @@ from pathlib import Path
 from agentloop.core.errors import InvalidInput, PathEscapeError
 from agentloop.core.workspace import ensure_within, resolve_plan_path
 
-__all__ = ["SpecChoice", "SpecEntry", "find_specs", "read_spec_head", "spec_choices"]
+__all__ = [
+    "SpecChoice",
+    "SpecEntry",
+    "find_specs",
+    "read_spec_head",
+    "spec_choices",
+    "workspace_relative",
+]
 
 HEAD_LINES = 40
 _FIELD = re.compile(
@@ -124,3 +131,11 @@ def spec_choices(workspace: Path, specs_dir: str, plans_dir: str) -> list[SpecCh
         plan = resolve_plan_path(entry.path, plans_dir, workspace)
         choices.append(SpecChoice(entry, plan, plan.is_file()))
     return choices
+
+
+def workspace_relative(path: Path, workspace: Path) -> str:
+    """``path`` relative to the workspace (as runs and the listings show it), else as is."""
+    try:
+        return path.relative_to(workspace).as_posix()
+    except ValueError:
+        return str(path)
