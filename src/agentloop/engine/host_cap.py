@@ -21,17 +21,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["host_cap", "install"]
+__all__ = ["install"]
 
 _log = logging.getLogger("agentloop.engine")
 _caps: dict[str, int | None] = {}
 _lock = threading.Lock()
 _WRAPPED = "_agentloop_host_cap"
-
-
-def host_cap(queue_name: str) -> int | None:
-    """The cap :func:`install` laid over ``queue_name`` (None: no cap on this host)."""
-    return _caps.get(queue_name)
 
 
 def install(queue_name: str, worker_concurrency: int | None) -> bool:
