@@ -201,9 +201,9 @@ def start_postmortem(
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)
     wanted = body or PostmortemBody()
-    directory, listed = postmortem.analysis_files(run)
+    directory, listed = postmortem.analysis_files(runtime, run)
     if wanted.prompt_only:
-        written = postmortem.write_prompt(run.id)
+        written = postmortem.write_prompt(runtime, run.id)
         response.status_code = 200
         return PostmortemStarted(
             run=runtime.store.get_run(run.id),
@@ -212,7 +212,7 @@ def start_postmortem(
             analysis_dir=str(directory),
             artifacts=[str(written)],
         )
-    started = postmortem.request(run.id, model=wanted.model)
+    started = postmortem.request(runtime, run.id, model=wanted.model)
     if not started["started"]:
         response.status_code = 200
     return PostmortemStarted(
@@ -229,7 +229,7 @@ def get_postmortem(run_id: str, request: Request) -> PostmortemState:
     """The run's postmortem: its status and, once written, its text."""
     runtime = runtime_of(request)
     run = runtime.store.resolve_run(run_id)
-    return PostmortemState.model_validate(postmortem.status(run))
+    return PostmortemState.model_validate(postmortem.status(runtime, run))
 
 
 def _enveloped(action: Callable[[], Run]) -> RunEnvelope | JSONResponse:

@@ -59,11 +59,11 @@ def reconcile(runtime: Runtime) -> None:
     for run in runtime.store.runs_by_status(RunStatus.PENDING, RunStatus.RUNNING):
         status = DBOS.get_workflow_status(run.id)
         if status is None:
-            _fail(run.id, "internal_error: the run's workflow is missing")
+            _fail(runtime, run.id, "internal_error: the run's workflow is missing")
         elif status.status == "CANCELLED":
-            _pause(run.id)
+            _pause(runtime, run.id)
         elif status.status in {"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}:
-            _fail(run.id, f"internal_error: workflow {status.status.lower()}")
+            _fail(runtime, run.id, f"internal_error: workflow {status.status.lower()}")
 
 
 def _retire_outdated(runtime: Runtime) -> None:
@@ -89,18 +89,19 @@ def _retire_outdated(runtime: Runtime) -> None:
         DBOS.cancel_workflow(run.id)
         if run.status is not RunStatus.PAUSED:
             _fail(
+                runtime,
                 run.id,
                 f"outdated_workflow: started by {status.app_version}, this loopd runs "
                 f"{WORKFLOW_VERSION}; retry the run to go on from where it is",
             )
 
 
-def _pause(run_id: str) -> None:
+def _pause(runtime: Runtime, run_id: str) -> None:
     """The run's workflow was cancelled but its row never said so: it is PAUSED."""
     from agentloop.engine.context import RunContext
     from agentloop.engine.recorder import Recorder
 
-    ctx = RunContext.load(run_id, step_key=0)
+    ctx = RunContext.load(runtime, run_id, step_key=0)
     Recorder(ctx).event(
         EventType.RUN_PAUSED,
         f"interrupted:{ctx.store.last_seq(run_id)}",  # a run may be interrupted again later
@@ -109,9 +110,9 @@ def _pause(run_id: str) -> None:
     )
 
 
-def _fail(run_id: str, reason: str) -> None:
+def _fail(runtime: Runtime, run_id: str, reason: str) -> None:
     from agentloop.engine import finish
     from agentloop.engine.context import RunContext
 
     _log.warning("run %s: %s", run_id, reason)
-    finish.finish_run(RunContext.load(run_id, step_key=0), RunStatus.FAILED, reason)
+    finish.finish_run(RunContext.load(runtime, run_id, step_key=0), RunStatus.FAILED, reason)

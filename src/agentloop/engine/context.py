@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from agentloop.core.config import Config
 from agentloop.core.models import Run
 from agentloop.engine.history import RunState
-from agentloop.engine.runtime import Runtime, current
+from agentloop.engine.runtime import Runtime
 
 if TYPE_CHECKING:
     from agentloop.store import Store
@@ -39,8 +39,9 @@ class RunContext:
     them (Conflict). None for control calls, which start attempts themselves."""
 
     @classmethod
-    def load(cls, run_id: str, step_key: int | None = None, *, fenced: bool = False) -> RunContext:
-        runtime = current()
+    def load(
+        cls, runtime: Runtime, run_id: str, step_key: int | None = None, *, fenced: bool = False
+    ) -> RunContext:
         run, state_json = runtime.store.get_run_with_state(run_id)
         state = RunState.from_json(state_json)
         if step_key is None:

@@ -39,8 +39,8 @@ def run_lock(run_id: str) -> threading.Lock:
         return _locks.setdefault(run_id, threading.Lock())
 
 
-def _context(run_id: str) -> RunContext:
-    return RunContext.load(run_id, step_key=0)
+def _context(runtime: Runtime, run_id: str) -> RunContext:
+    return RunContext.load(runtime, run_id, step_key=0)
 
 
 def _refuse(run_status: RunStatus, action: str) -> Conflict:
@@ -49,7 +49,7 @@ def _refuse(run_status: RunStatus, action: str) -> Conflict:
 
 def pause(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status is RunStatus.PAUSED:
             return
@@ -76,7 +76,7 @@ def resume(runtime: Runtime, run_id: str) -> None:
     from dbos import DBOS
 
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status in ACTIVE:
             return
@@ -107,27 +107,27 @@ def resume(runtime: Runtime, run_id: str) -> None:
 
 def cancel(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status is RunStatus.CANCELED:
             return
         if status.is_terminal:
             raise _refuse(status, "cancel")
         _stop_workflow(runtime, run_id)
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         try:
             ended = finishing.finish_run(ctx, RunStatus.CANCELED, "canceled", close_open_steps=True)
         except Conflict as exc:
             ended = RunStatus(exc.facts["current_status"])
         # Ended on its own meanwhile, the run's cleanup step may be what was just cancelled.
-        threading.Thread(target=_clean_up_later, args=(run_id,), daemon=True).start()
+        threading.Thread(target=_clean_up_later, args=(runtime, run_id), daemon=True).start()
         if ended is not RunStatus.CANCELED:
             raise _refuse(ended, "cancel")
 
 
 def retry(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         status = ctx.run.status
         if status in ACTIVE:
             return
@@ -160,12 +160,12 @@ def retry(runtime: Runtime, run_id: str) -> None:
 
 def reset(runtime: Runtime, run_id: str) -> None:
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         if ctx.run.status in ACTIVE or ctx.run.status is RunStatus.PAUSED:
             _stop_workflow(runtime, run_id)
             runtime.store.cancel_open_steps(run_id)
         in_flight.wait_ended(run_id)
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         _remove_old_worktree(ctx)
         fresh = RunState(epoch=ctx.state.epoch + 1)
         ctx = replace(ctx, state=fresh)
@@ -193,12 +193,12 @@ def reset(runtime: Runtime, run_id: str) -> None:
         _rewind(ctx, 1)
 
 
-def requeue_after_host_death(run_id: str, host: str) -> None:
+def requeue_after_host_death(runtime: Runtime, run_id: str, host: str) -> None:
     """A dead host's run goes back to PENDING (its open steps closed, a new epoch so the
     interrupted step runs again as a recorded attempt) before another host takes it over:
     never shown RUNNING with nothing running."""
     with run_lock(run_id):
-        ctx = RunContext.load(run_id, step_key=0)
+        ctx = RunContext.load(runtime, run_id, step_key=0)
         if ctx.run.status not in ACTIVE:
             return
         ctx.state.epoch += 1
@@ -338,12 +338,12 @@ def _control_seq(ctx: RunContext) -> int:
     return int(ctx.store.last_seq(ctx.run_id))
 
 
-def _clean_up_later(run_id: str) -> None:
+def _clean_up_later(runtime: Runtime, run_id: str) -> None:
     """Remove a canceled run's worktree once the step it interrupted has ended (its agent
     may still be writing there, or a prepare still creating it)."""
     if not in_flight.wait_ended(run_id):
         _log.warning("run %s: a step still runs 30 s after the cancel; cleaning up", run_id)
     try:
-        finishing.clean_up(RunContext.load(run_id, step_key=0))
+        finishing.clean_up(RunContext.load(runtime, run_id, step_key=0))
     except Exception:
         _log.exception("run %s: cleanup after cancel failed", run_id)

@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from agentloop.core.errors import AgentloopError
-from agentloop.engine.runtime import Runtime, current
+from agentloop.engine.runtime import Runtime
 
 LOCK_CLASS = 0x4C4F  # "LO": advisory locks of loopd executors
 MONITOR_INTERVAL_SEC = 1.0
@@ -91,7 +91,7 @@ class HostLiveness:
                 self._check_own_lock(runtime)
                 if probe is None or probe.closed:
                     probe = _connect(self.url)
-                self._recover_dead_hosts(probe)
+                self._recover_dead_hosts(runtime, probe)
             except _LostLock:
                 return
             except Exception:  # the monitor must keep running
@@ -112,7 +112,7 @@ class HostLiveness:
             runtime.begin_shutdown()
             os._exit(70)
 
-    def _recover_dead_hosts(self, probe: Any) -> None:
+    def _recover_dead_hosts(self, runtime: Runtime, probe: Any) -> None:
         from dbos import DBOS
 
         from agentloop.engine.control import requeue_after_host_death
@@ -131,13 +131,13 @@ class HostLiveness:
             try:
                 for run_id in runs_of[owner]:
                     try:
-                        requeue_after_host_death(run_id, owner)
+                        requeue_after_host_death(runtime, run_id, owner)
                     except AgentloopError:  # not a run of ours (e.g. a postmortem)
                         _log.debug("workflow %s: not requeued as a run", run_id)
                 recovered = DBOS._recover_pending_workflows([owner])
                 if recovered:
                     _log.warning("executor %s is gone: took over %d run(s)", owner, len(recovered))
-                    current().queue.wake()  # they are enqueued again: claim them now
+                    runtime.queue.wake()  # they are enqueued again: claim them now
             finally:
                 probe.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, key))
 

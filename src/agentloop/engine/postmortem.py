@@ -50,7 +50,7 @@ from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.recorder import Recorder
-from agentloop.engine.runtime import current
+from agentloop.engine.runtime import Runtime, current
 
 _log = logging.getLogger("agentloop.engine")
 
@@ -69,7 +69,7 @@ def workflow_prefix(run_id: str) -> str:
 def plan_step(run_id: str) -> str | None:
     """The id of the run's postmortem workflow when one is wanted now, else None."""
     try:
-        ctx = RunContext.load(run_id)
+        ctx = RunContext.load(current(), run_id)
         if not ctx.run.status.is_terminal or not ctx.config.postmortem:
             return None
         return f"{workflow_prefix(run_id)}e{ctx.state.epoch}"
@@ -103,7 +103,7 @@ def postmortem_workflow(
 def run_postmortem(run_id: str, workflow_id: str, trigger: str, model: str | None = None) -> str:
     """Ask the agent for the run's postmortem; its status: "done" or "failed"."""
     runtime = current()
-    ctx = RunContext.load(run_id)
+    ctx = RunContext.load(runtime, run_id)
     files = RunFiles(ctx)
     recorder = Recorder(ctx)
     recorder.event(
@@ -245,13 +245,13 @@ def _last_output(files: RunFiles, iteration: int) -> tuple[str | None, list[str]
 
 
 # -- on demand and status -------------------------------------------------------------------
-def request(run_id: str, model: str | None = None) -> dict[str, Any]:
+def request(runtime: Runtime, run_id: str, model: str | None = None) -> dict[str, Any]:
     """Start a postmortem of a terminal run (asking ``model`` when given), unless one is
     running: ``{started, status, workflow_id}``."""
     from agentloop.engine.control import run_lock
 
     with run_lock(run_id):
-        ctx = RunContext.load(run_id, step_key=0)
+        ctx = RunContext.load(runtime, run_id, step_key=0)
         if not ctx.run.status.is_terminal:
             raise Conflict(
                 f"a postmortem needs a finished run; this one is {ctx.run.status.value}",
@@ -267,17 +267,17 @@ def request(run_id: str, model: str | None = None) -> dict[str, Any]:
         return {"started": True, "status": "running", "workflow_id": workflow_id}
 
 
-def write_prompt(run_id: str) -> Path:
+def write_prompt(runtime: Runtime, run_id: str) -> Path:
     """Write the postmortem's prompt to ``analysis/postmortem-prompt.md`` without asking an
     agent (the reference's ``prompt_only``); its path."""
-    ctx = RunContext.load(run_id, step_key=0)
+    ctx = RunContext.load(runtime, run_id, step_key=0)
     files = RunFiles(ctx)
     return files.write(PROMPT_FILE, build_postmortem_prompt(gather_facts(ctx, files)))
 
 
-def analysis_files(run: Run) -> tuple[Path, list[Path]]:
+def analysis_files(runtime: Runtime, run: Run) -> tuple[Path, list[Path]]:
     """The run's analysis dir and its files: the postmortem's two, then any other."""
-    files = RunFiles(RunContext.load(run.id, step_key=0))
+    files = RunFiles(RunContext.load(runtime, run.id, step_key=0))
     own = [files.path(POSTMORTEM_FILE), files.path(PROMPT_FILE)]
     directory = own[0].parent
     try:
@@ -287,13 +287,13 @@ def analysis_files(run: Run) -> tuple[Path, list[Path]]:
     return directory, own + others
 
 
-def status(run: Run) -> dict[str, Any]:
+def status(runtime: Runtime, run: Run) -> dict[str, Any]:
     """``{status: none|running|done|failed, path, text, reason}`` of the run's postmortem,
     and (the reference's) ``analysis_dir`` and ``artifacts: [{path, exists}]``."""
-    ctx = RunContext.load(run.id, step_key=0)
+    ctx = RunContext.load(runtime, run.id, step_key=0)
     path = RunFiles(ctx).path(POSTMORTEM_FILE)
     text = _read(path)
-    directory, listed = analysis_files(run)
+    directory, listed = analysis_files(runtime, run)
     answer: dict[str, Any] = {"status": "none", "path": str(path), "text": text, "reason": None}
     answer["analysis_dir"] = str(directory)
     answer["artifacts"] = [{"path": str(p), "exists": p.exists()} for p in listed]

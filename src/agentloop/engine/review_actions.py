@@ -68,8 +68,8 @@ class ReviewRefused(Conflict):
             setattr(self, name, value)
 
 
-def _context(run_id: str) -> RunContext:
-    return RunContext.load(run_id, step_key=0)
+def _context(runtime: Runtime, run_id: str) -> RunContext:
+    return RunContext.load(runtime, run_id, step_key=0)
 
 
 def _refuse(run: Run, reason: str, message: str, **facts: Any) -> ReviewRefused:
@@ -82,13 +82,13 @@ def merge(
 ) -> Run:
     how = _strategy(strategy)
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         run = ctx.run
         if run.merge_commit:
             return run
         _check_mergeable(run)
         await_workflow_end(run_id)
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         info = ctx.run.worktree
         into = target or info.merge_target_branch or f"agent/{spec_slug(run.spec_path)}"
         _check_target(ctx, into)
@@ -119,7 +119,7 @@ def merge(
             already_merged=result.already_merged,
             source="review",
         )
-        _clean_up_after_merge(run_id)
+        _clean_up_after_merge(runtime, run_id)
         return runtime.store.get_run(run_id)
 
 
@@ -169,10 +169,10 @@ def _check_target(ctx: RunContext, target: str) -> None:
         raise _refuse(ctx.run, "merge_failed", exc.message) from exc
 
 
-def _clean_up_after_merge(run_id: str) -> None:
+def _clean_up_after_merge(runtime: Runtime, run_id: str) -> None:
     """The run no longer awaits review: remove its worktree as a finished run's would be."""
     try:
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         if ctx.run.worktree_cleanup_status is not CleanupStatus.CLEANED:
             finishing.clean_up(ctx)
     except Exception:
@@ -182,7 +182,7 @@ def _clean_up_after_merge(run_id: str) -> None:
 # -- scrap -------------------------------------------------------------------------------------
 def scrap(runtime: Runtime, run_id: str) -> Run:
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         run = ctx.run
         if run.review_status == SCRAPPED:
             return run
@@ -193,7 +193,7 @@ def scrap(runtime: Runtime, run_id: str) -> Run:
                 f"cannot scrap a run that is {run.status.value}; cancel it first",
             )
         await_workflow_end(run_id)
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         try:
             _delete_worktree_and_branch(ctx)
         except GitError as exc:
@@ -251,7 +251,7 @@ def create_pr(
     body: str | None = None,
 ) -> Run:
     with run_lock(run_id):
-        ctx = _context(run_id)
+        ctx = _context(runtime, run_id)
         run = ctx.run
         if run.pr_url:
             return run

@@ -118,6 +118,8 @@ def install(runtime: Runtime) -> None:
 
 
 def current() -> Runtime:
+    """The installed runtime, for DBOS step entry points only: a step's arguments are
+    checkpointed, so it cannot be handed the runtime; everything below them is."""
     if _current is None:
         raise RuntimeError("the engine runtime is not installed (loopd not started)")
     return _current

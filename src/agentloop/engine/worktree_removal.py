@@ -112,7 +112,7 @@ def _remove_of_run(runtime: Runtime, run: Run, path: Path, force: bool, removal:
         return
     if _kept_for_changes(run.id, path, force, removal):
         return
-    status = remove_worktree(RunContext.load(run.id, step_key=0), path)
+    status = remove_worktree(RunContext.load(runtime, run.id, step_key=0), path)
     runtime.store.update_run(run.id, worktree_cleanup_status=status.value)
     entry = {"run_id": run.id, "path": str(path), "status": status.value}
     if status is CleanupStatus.CLEANED:

@@ -20,7 +20,7 @@ from agentloop.engine.files import RunFiles
 from agentloop.engine.history import RunState
 from agentloop.engine.recorder import Recorder
 from agentloop.engine.run_queue import QUEUE_NAME
-from agentloop.engine.runtime import Runtime
+from agentloop.engine.runtime import Runtime, current
 from agentloop.store import Store
 
 from .conftest import FakeDbos, MakeRun, event_types, events_of, git
@@ -32,7 +32,7 @@ def state_of(store: Store, run_id: str) -> RunState:
 
 def open_step(run_id: str) -> str:
     """An implementation step in progress, as the agent step leaves it while it runs."""
-    ctx = RunContext.load(run_id, step_key=5)
+    ctx = RunContext.load(current(), run_id, step_key=5)
     return Recorder(ctx).start_step(Phase.IMPLEMENTATION, 1).step_id
 
 
@@ -224,7 +224,7 @@ def test_cancel_ends_the_run_with_its_files_and_closes_the_open_step(
     assert run.finished_at is not None
     assert store.get_step(step_id).status is StepStatus.CANCELED
     assert event_types(store, run_id)[-1] is EventType.RUN_CANCELED
-    files = RunFiles(RunContext.load(run_id, step_key=0))
+    files = RunFiles(RunContext.load(runtime, run_id, step_key=0))
     summary = json.loads(files.path("summary.json").read_text())
     assert (summary["run_id"], summary["reason"]) == (run_id, "canceled")
     assert files.exists("report.tsv") and files.exists("run.log")

@@ -11,6 +11,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.history import HISTORY_WINDOW, FinishedStep, IterationRecord, RunState
 from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
+from agentloop.engine.runtime import Runtime
 from agentloop.store import Store
 
 from .conftest import MakeRun
@@ -95,12 +96,12 @@ def test_reset_counters_starts_the_failure_policy_afresh_but_keeps_the_epoch() -
 
 
 def test_event_keys_change_with_the_epoch_and_step_ids_do_not_change_on_reload(
-    make_run: MakeRun,
+    make_run: MakeRun, runtime: Runtime
 ) -> None:
     """A crash-replayed step writes nothing twice (same keys); a retry (new epoch) does."""
     run_id = make_run()
-    first = RunContext.load(run_id, step_key=4)
-    again = RunContext.load(run_id, step_key=4)
+    first = RunContext.load(runtime, run_id, step_key=4)
+    again = RunContext.load(runtime, run_id, step_key=4)
     assert first.key("x") == again.key("x")
     assert first.step_id("implementation", 1) == again.step_id("implementation", 1)
     assert first.step_id("implementation", 1) != first.step_id("implementation", 2)
@@ -112,10 +113,10 @@ def test_event_keys_change_with_the_epoch_and_step_ids_do_not_change_on_reload(
 
 @pytest.mark.parametrize("stopped", [RunStatus.PAUSED, RunStatus.CANCELED, RunStatus.FAILED])
 def test_a_step_that_starts_after_the_run_stopped_cannot_reopen_it(
-    make_run: MakeRun, store: Store, stopped: RunStatus
+    make_run: MakeRun, store: Store, runtime: Runtime, stopped: RunStatus
 ) -> None:
     run_id = make_run()
-    ctx = RunContext.load(run_id, step_key=3)  # loaded while RUNNING ...
+    ctx = RunContext.load(runtime, run_id, step_key=3)  # loaded while RUNNING ...
     store.update_run(run_id, status=stopped.value)  # ... stopped before its first write
 
     with pytest.raises(Conflict) as raised:
@@ -127,10 +128,10 @@ def test_a_step_that_starts_after_the_run_stopped_cannot_reopen_it(
 
 
 def test_a_step_start_makes_the_run_running_with_its_phase_and_iteration(
-    make_run: MakeRun, store: Store
+    make_run: MakeRun, store: Store, runtime: Runtime
 ) -> None:
     run_id = make_run(RunStatus.PENDING)
-    ctx = RunContext.load(run_id, step_key=3)
+    ctx = RunContext.load(runtime, run_id, step_key=3)
 
     handle = Recorder(ctx).start_step(Phase.IMPLEMENTATION, 2)
 

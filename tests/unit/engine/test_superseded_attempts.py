@@ -92,7 +92,7 @@ def test_a_finish_that_read_the_run_before_a_cancel_leaves_one_ending(
     make_run: MakeRun, store: Store, runtime: Runtime, fake_dbos: FakeDbos
 ) -> None:
     run_id = make_run()
-    stale = RunContext.load(run_id, step_key=9)  # the finish step read the run RUNNING...
+    stale = RunContext.load(runtime, run_id, step_key=9)  # the finish step read the run RUNNING...
     control.cancel(runtime, run_id)  # ...and a cancel ended it first
 
     with pytest.raises(Conflict):
@@ -116,7 +116,9 @@ def test_a_cancel_that_lost_the_race_to_the_runs_own_finish_is_refused(
     cancel_workflow = fake_dbos.cancel_workflow
 
     def finished_meanwhile(workflow_id: str) -> None:
-        finishing.finish_run(RunContext.load(run_id, step_key=9), RunStatus.COMPLETED, None)
+        finishing.finish_run(
+            RunContext.load(runtime, run_id, step_key=9), RunStatus.COMPLETED, None
+        )
         cancel_workflow(workflow_id)
 
     monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(finished_meanwhile))

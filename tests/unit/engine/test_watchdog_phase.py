@@ -12,7 +12,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.history import IterationRecord, RunState
 from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases import watchdog
-from agentloop.engine.runtime import Runtime
+from agentloop.engine.runtime import Runtime, current
 from agentloop.store import Store
 
 from .conftest import PLAN, FakeDbos, MakeRun, event_types, events_of
@@ -38,7 +38,7 @@ def add_stuck(state: RunState, iteration: int) -> IterationRecord:
 
 def decide(run_id: str, iteration: int) -> StepOutcome:
     """The watchdog step of ``iteration``, as its own DBOS step would run it."""
-    return watchdog(RunContext.load(run_id, step_key=100 + iteration), iteration)
+    return watchdog(RunContext.load(current(), run_id, step_key=100 + iteration), iteration)
 
 
 def state_of(store: Store, run_id: str) -> RunState:

@@ -35,7 +35,7 @@ def _guarded(run_id: str, phase: Callable[..., StepOutcome], *args: Any) -> Step
     runtime = current()
     # In flight before the run is read: see superseded().
     with in_flight.step(run_id):
-        ctx = RunContext.load(run_id, fenced=True)
+        ctx = RunContext.load(runtime, run_id, fenced=True)
         status = ctx.run.status
         if (
             status.is_terminal
@@ -66,7 +66,7 @@ def ending_step(run_id: str, work: Callable[[RunContext], StepOutcome]) -> StepO
     """Run ``work`` as one of the run's closing steps (finish, after-finish) as phases run:
     in flight, its writes fenced to its attempt, stopped quietly once that was superseded."""
     with in_flight.step(run_id):
-        ctx = RunContext.load(run_id, fenced=True)
+        ctx = RunContext.load(current(), run_id, fenced=True)
         if superseded(ctx):
             return StepOutcome.stopped(ctx.run.status.value)
         try:
