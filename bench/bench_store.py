@@ -103,7 +103,7 @@ def replay(daemon: Loopd, run_id: str) -> tuple[float, int, bool]:
     """Seconds to stream the run's events to their end, frames counted, and whether the
     last one was RUN_COMPLETED."""
     conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=300)
-    marker = b"\r\ndata: "
+    marker = b"\ndata: "  # LF-only frames (routes_stream.SEP)
     frames, carry = 0, b""
     began = time.perf_counter()
     conn.request("GET", f"/runs/{run_id}/events?after=0", headers={"Accept": "text/event-stream"})

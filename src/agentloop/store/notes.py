@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from agentloop.core.clock import ms_to_rfc3339, new_id
 from agentloop.core.models import Note
 from agentloop.core.types import EventType, RunStatus
-from agentloop.store.db import translate_errors
 from agentloop.store.repository import Store
 from agentloop.store.rows import note_from_row
 from agentloop.store.schema import notes
@@ -74,7 +73,7 @@ class Notes:
         query = sa.select(notes).where(notes.c.run_id == run_id)
         if undelivered:
             query = query.where(notes.c.delivered_step_id.is_(None))
-        with translate_errors("read notes"), self.store.engine.connect() as conn:
+        with self.store.reading("read notes") as conn:
             rows = conn.execute(query.order_by(notes.c.created_at, notes.c.id)).mappings()
             return [note_from_row(row) for row in rows]
 

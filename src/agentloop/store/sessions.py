@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from agentloop.core.types import EventType
-from agentloop.store.db import translate_errors
 from agentloop.store.repository import Store
 from agentloop.store.schema import events, steps
 
@@ -70,7 +69,7 @@ class Sessions:
             steps.c.session_id.is_not(None),
             steps.c.seq > worktree_created,
         )
-        with translate_errors("read agent sessions"), self.store.engine.connect() as conn:
+        with self.store.reading("read agent sessions") as conn:
             found = {row.id: row for row in conn.execute(query)}
         for step_id in reversed(step_ids):
             row = found.get(step_id)

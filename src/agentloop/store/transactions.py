@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -79,6 +79,10 @@ class StoreBase:
         with translate_errors(operation), self.engine.connect() as own:
             own.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
             yield own
+
+    def reading(self, operation: str) -> AbstractContextManager[sa.Connection]:
+        """A connection for reads only (on SQLite it leaves the write lock to writers)."""
+        return self._read(None, operation)
 
     def _queue(self, conn: sa.Connection, publication: _Publication) -> None:
         with self._pending_lock:
