@@ -19,7 +19,9 @@ from agentloop.store import (
     translate_errors,
     url_for_data_dir,
 )
+from agentloop.store.notes import Notes
 from agentloop.store.schema import runs
+from agentloop.store.sessions import Sessions
 
 
 def test_url_for_data_dir(tmp_path: Path) -> None:
@@ -90,6 +92,27 @@ def test_sqlite_read_modify_write_loses_no_update(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert store.get_run(run.id).iteration == 200
+    engine.dispose()
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """A step's reads (its run, the user's notes, its agent session) go on while another
+    connection holds the write lock: taken with BEGIN IMMEDIATE, each would queue behind
+    every writer (and here, behind the open write of the same thread, fail after the busy
+    timeout)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'loopd.db'}")
+    migrate(engine)
+    store = Store(engine)
+    run = store.create_run(
+        name="n", name_source=NameSource.USER, workspace_root="/ws", spec_path="s",
+        plan_path="p", config={},
+    )  # fmt: skip
+    with store.transaction() as conn:
+        conn.execute(sa.update(runs).where(runs.c.id == run.id).values(iteration=7))
+        assert store.get_run(run.id).iteration == 0  # the write is not committed yet
+        assert Notes(store).of_run(run.id, undelivered=True) == []
+        assert Sessions(store).latest(run.id, ["no-such-step"]) is None
+    assert store.get_run(run.id).iteration == 7
     engine.dispose()
 
 
