@@ -47,10 +47,10 @@ def read_head(worktree: Path | str) -> HeadState:
 
 def _read_head_files(root: Path) -> HeadState | None:
     try:
-        git_dir = _git_dir(root)
+        git_dir = git_dir_of(root)
         if git_dir is None:
             return None
-        common = _common_dir(git_dir)
+        common = common_dir_of(git_dir)
         content = (git_dir / "HEAD").read_text().strip()
     except (OSError, UnicodeDecodeError):
         return None
@@ -72,7 +72,8 @@ def _read_head_files(root: Path) -> HeadState | None:
     return None
 
 
-def _git_dir(root: Path) -> Path | None:
+def git_dir_of(root: Path) -> Path | None:
+    """The git dir of the working tree at ``root`` (None when it has none)."""
     dot_git = root / ".git"
     if dot_git.is_dir():
         return dot_git
@@ -84,7 +85,8 @@ def _git_dir(root: Path) -> Path | None:
     return None
 
 
-def _common_dir(git_dir: Path) -> Path:
+def common_dir_of(git_dir: Path) -> Path:
+    """The repository's shared dir of a (worktree's) git dir."""
     try:
         rel = (git_dir / "commondir").read_text().strip()
     except FileNotFoundError:

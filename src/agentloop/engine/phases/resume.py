@@ -1,7 +1,9 @@
 """How an agent step starts when an attempt of it was interrupted (SPEC 18).
 
 An agent step runs again after loopd was killed, its host died or the run was paused. The
-interrupted attempt's agent, should it have outlived loopd, is stopped first. Then:
+interrupted attempt's agent, should it have outlived loopd, is stopped first, and the git
+locks its killed git commands left in the worktree are removed (:mod:`vcs.stale_locks`).
+Then:
 
 - **resume**: the interrupted attempt recorded its CLI's session (``store.sessions``), the
   agent is the same and its adapter resumes sessions: this attempt continues that session
@@ -25,6 +27,8 @@ a step run again after another crash decides again from what the last attempt re
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import takewhile
@@ -40,6 +44,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.recorder import Recorder, StepHandle
 from agentloop.store.sessions import Sessions
 from agentloop.vcs.git import Git
+from agentloop.vcs.stale_locks import remove_stale_locks
 from agentloop.vcs.wip import save_uncommitted
 
 __all__ = [
@@ -56,6 +61,7 @@ RESUME_PROMPT = (
     "You were interrupted; continue the task from where you stopped, then answer as instructed."
 )
 _INTERRUPTED = (StepStatus.IN_PROGRESS, StepStatus.CANCELED)
+_log = logging.getLogger("agentloop.engine")
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ def begin_attempt(
     if not interrupted:
         return Start()
     _stop_leftovers(ctx, interrupted)
+    _remove_stale_locks(ctx, worktree)
     # Only the attempts since the last one that ended: an older session had its answer.
     since_ended = list(takewhile(lambda step: step.status in _INTERRUPTED, reversed(attempts)))
     session = None
@@ -147,6 +154,12 @@ def run_resuming(attempt: Attempt, request: AgentRequest, fresh_prompt: str) -> 
     )
     start_over(attempt.ctx, attempt.worktree, handle.step_id)
     return attempt.run(dataclasses.replace(request, prompt=fresh_prompt, resume_session=None))
+
+
+def _remove_stale_locks(ctx: RunContext, worktree: Path) -> None:
+    """No process of the run is left: a git lock in its worktree is one a killed git left."""
+    for lock in remove_stale_locks(worktree, older_than=time.time()):
+        _log.warning("run %s: removed %s, left by an interrupted step's git", ctx.run_id, lock)
 
 
 def _stop_leftovers(ctx: RunContext, interrupted: list[Step]) -> None:
