@@ -77,12 +77,14 @@ def merge_run(
     tmp_parent: Path,
     *,
     run_id: str,
+    before_move: Callable[[], None] | None = None,
 ) -> MergeResult:
     """Merge ``run_branch`` into ``target`` (see the module docstring for the guarantees).
 
     Raises :class:`MergeConflictError` (``paths``), :class:`MergeVerificationError`
     (``detail``), or :class:`GitError` (missing run branch or base, target checked out,
-    target moved concurrently, any git failure).
+    target moved concurrently, any git failure). ``before_move`` is called right before the
+    target moves; what it raises stops the merge with the target unchanged.
     """
     git = Git(repo_root)
     how = _strategy(strategy)
@@ -118,6 +120,8 @@ def merge_run(
                 )
         commit = new or start
         if new is not None or old is None:
+            if before_move is not None:
+                before_move()
             _move_target(git, target, commit, old, run_branch, run_id)
         return MergeResult(commit, new is None, target, created_target=old is None)
     finally:

@@ -3,11 +3,13 @@ temporary worktree, verifying the merged tree before the target moves."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from agentloop.artifacts.tee import TeeLog
-from agentloop.core.errors import GitError, MergeConflictError, MergeVerificationError
-from agentloop.core.types import EventType, MergeStrategy, Phase, StepStatus
+from agentloop.core.errors import Conflict, GitError, MergeConflictError, MergeVerificationError
+from agentloop.core.types import EventType, MergeStrategy, Phase, RunStatus, StepStatus
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.outcome import StepOutcome
@@ -16,6 +18,7 @@ from agentloop.engine.verifier import run_verification
 from agentloop.vcs.merge import MergeResult, VerifyOutcome, merge_run
 
 VERIFY_MERGE_LOG = "verify-merge.log"
+CONTROL_WAIT_SEC = 5.0
 
 
 def merge(ctx: RunContext) -> StepOutcome:
@@ -25,34 +28,67 @@ def merge(ctx: RunContext) -> StepOutcome:
         return StepOutcome.done()
     recorder = Recorder(ctx)
     handle = recorder.start_step(Phase.MERGE, ctx.run.iteration)
-    try:
-        result = merge_into(ctx, target, info.merge_strategy)
-    except MergeConflictError as exc:
-        recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
-        return StepOutcome.failed("merge_conflict")
-    except MergeVerificationError:
-        # Paused or canceled: killed, not failed.
-        if ctx.runtime.interrupts.was_interrupted(ctx.run_id):
-            recorder.finish_step(handle, StepStatus.CANCELED, exit_code=None)
-            return StepOutcome.stopped("CANCELED")
-        recorder.finish_step(
-            handle, StepStatus.FAILED, exit_code=1, message="verification failed on the merged tree"
+    with contextlib.ExitStack() as held:
+        try:
+            result = merge_into(
+                ctx, target, info.merge_strategy, before_move=_still_running(ctx, held)
+            )
+        except MergeConflictError as exc:
+            recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
+            return StepOutcome.failed("merge_conflict")
+        except MergeVerificationError:
+            # Paused or canceled: killed, not failed.
+            if ctx.runtime.interrupts.was_interrupted(ctx.run_id):
+                recorder.finish_step(handle, StepStatus.CANCELED, exit_code=None)
+                return StepOutcome.stopped("CANCELED")
+            recorder.finish_step(
+                handle,
+                StepStatus.FAILED,
+                exit_code=1,
+                message="verification failed on the merged tree",
+            )
+            return StepOutcome.failed("merge_verification_failed")
+        recorder.event(
+            EventType.MERGE_COMPLETED,
+            "merge_completed",
+            of_step=handle.step_id,
+            run={"merge_commit": result.commit},
+            target=target,
+            strategy=info.merge_strategy.value,
+            commit=result.commit,
         )
-        return StepOutcome.failed("merge_verification_failed")
-    recorder.event(
-        EventType.MERGE_COMPLETED,
-        "merge_completed",
-        of_step=handle.step_id,
-        run={"merge_commit": result.commit},
-        target=target,
-        strategy=info.merge_strategy.value,
-        commit=result.commit,
-    )
-    recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, message=result.commit)
+        recorder.finish_step(handle, StepStatus.SUCCEEDED, exit_code=0, message=result.commit)
     return StepOutcome.done()  # the merge commit is in the run row (and the event)
 
 
-def merge_into(ctx: RunContext, target: str, strategy: MergeStrategy) -> MergeResult:
+def _still_running(ctx: RunContext, held: contextlib.ExitStack) -> Callable[[], None]:
+    """Before the target moves: the run still runs, and a pause or cancel now waits until
+    the merge is recorded (the run's control lock, kept in ``held`` until the step has
+    finished). A control call holding the lock for long (a resume waiting for this very
+    step to end) makes the merge give up as interrupted, the target unchanged."""
+    from agentloop.engine.control import run_lock
+
+    def check() -> None:
+        lock = run_lock(ctx.run_id)
+        if not lock.acquire(timeout=CONTROL_WAIT_SEC):
+            raise Conflict("a control call holds the run", ctx.run.status.value)
+        held.callback(lock.release)
+        # A pause or cancel made here holds the lock while it changes the status; one made
+        # on another host has changed it in the store.
+        status = ctx.store.get_run(ctx.run_id).status
+        if status is not RunStatus.RUNNING:
+            raise Conflict("the run was stopped before its merge", status.value)
+
+    return check
+
+
+def merge_into(
+    ctx: RunContext,
+    target: str,
+    strategy: MergeStrategy,
+    *,
+    before_move: Callable[[], None] | None = None,
+) -> MergeResult:
     """Merge the run branch into ``target`` (verifying the merged tree when the run's config
     asks for it): the one merge of the engine's merge phase and of ``POST /runs/{id}/merge``.
 
@@ -73,6 +109,7 @@ def merge_into(ctx: RunContext, target: str, strategy: MergeStrategy) -> MergeRe
         message=_message(ctx),
         verify=verify,
         tmp_parent=ctx.runtime.settings.data_dir / "tmp",
+        before_move=before_move,
     )
 
 

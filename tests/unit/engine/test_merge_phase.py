@@ -1,0 +1,73 @@
+"""The merge phase moves the target only while the run still runs (found by the control
+fuzzer: a cancel during the merge's slow part let it move the target and record
+MERGE_COMPLETED after RUN_CANCELED)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentloop.core.errors import Conflict
+from agentloop.core.types import EventType, RunStatus
+from agentloop.engine import control
+from agentloop.engine.context import RunContext
+from agentloop.engine.runtime import Runtime
+from agentloop.store import Store
+
+from .conftest import FakeDbos, MakeRun, event_types, git
+
+# The module itself: the package exports its merge() under the same name.
+merge_phase = importlib.import_module("agentloop.engine.phases.merge")
+
+
+def run_in_merge(make_run: MakeRun, workspace: Path, tmp_path: Path) -> str:
+    worktree = tmp_path / "wt"
+    git(workspace, "worktree", "add", "-q", "-b", "agent/demo", str(worktree))
+    (worktree / "feature.txt").write_text("the run's work\n")
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-q", "-m", "work")
+    return make_run(worktree=worktree, run_branch="agent/demo", merge_target_branch="shipped")
+
+
+def test_a_cancel_before_the_target_moves_leaves_the_target_and_history_alone(
+    make_run: MakeRun,
+    runtime: Runtime,
+    store: Store,
+    workspace: Path,
+    tmp_path: Path,
+    fake_dbos: FakeDbos,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_id = run_in_merge(make_run, workspace, tmp_path)
+    merging = merge_phase.merge_run
+
+    def canceled_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        control.cancel(runtime, run_id)  # while the merged tree is being made
+        return merging(*args, **kwargs)
+
+    monkeypatch.setattr(merge_phase, "merge_run", canceled_meanwhile)
+
+    with pytest.raises(Conflict):
+        merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
+
+    assert git(workspace, "branch", "--list", "shipped") == ""
+    assert store.get_run(run_id).status is RunStatus.CANCELED
+    assert store.get_run(run_id).merge_commit is None
+    assert EventType.MERGE_COMPLETED not in event_types(store, run_id)
+
+
+def test_a_merge_of_a_running_run_moves_the_target_and_records_it(
+    make_run: MakeRun, runtime: Runtime, store: Store, workspace: Path, tmp_path: Path
+) -> None:
+    run_id = run_in_merge(make_run, workspace, tmp_path)
+
+    merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
+
+    commit = store.get_run(run_id).merge_commit
+    assert commit and git(workspace, "rev-parse", "shipped") == commit
+    assert git(workspace, "show", "shipped:feature.txt") == "the run's work"
+    assert EventType.MERGE_COMPLETED in event_types(store, run_id)
+    assert not control.run_lock(run_id).locked()  # released once the merge was recorded
