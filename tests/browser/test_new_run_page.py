@@ -18,11 +18,17 @@ from integration.loopd import Loopd
 pytestmark = pytest.mark.browser
 
 
+def form_ready(page: Page) -> None:
+    """The form has listed the known workspaces (and prefilled the last one, if any)."""
+    expect(page.locator("form.new-run-form")).to_have_attribute("data-ready", "true")
+
+
 def test_the_new_run_form_starts_a_run_that_runs(loopd: Loopd, workspace: Path, page: Page):
     (workspace / "specs" / "later.md").write_text("# Later\n\nStatus: draft\n")  # no plan
     page.goto(f"{loopd.addr}/")
     page.get_by_role("link", name="New run").click()
     expect(page.get_by_role("heading", name="New run")).to_be_visible()
+    form_ready(page)
 
     page.get_by_label("Workspace", exact=True).fill(str(workspace))
     spec = page.get_by_label("Spec", exact=True)
@@ -68,6 +74,7 @@ def test_the_form_reports_a_workspace_loopd_cannot_use(
     loopd: Loopd, workspace: Path, page: Page, tmp_path: Path
 ):
     page.goto(f"{loopd.addr}/#/new")
+    form_ready(page)  # else the last run's workspace may land in the field while it is filled
     field = page.get_by_label("Workspace", exact=True)
     note = page.locator("#new-workspace + .hint")
     field.fill("relative/repo")
@@ -92,6 +99,7 @@ def test_the_form_sends_the_token_with_each_request(
     page.goto(f"{daemon.addr}/#/new")
     page.get_by_label("Access token").fill("form-token")
     page.get_by_role("button", name="Unlock").click()
+    form_ready(page)
     page.get_by_label("Workspace", exact=True).fill(str(workspace))
     expect(page.get_by_label("Spec", exact=True)).to_have_value("specs/demo.md")
     page.get_by_label("Agent", exact=True).select_option("scripted")

@@ -153,6 +153,7 @@ export function mountNewRun(container, params) {
     } catch (failure) {
       if (failure.name !== "AbortError") setText(workspaceNote, `Could not list the known workspaces: ${failure.message}`);
     }
+    form.dataset.ready = "true"; // the known workspaces are in (tests wait for it)
   })();
   workspace.focus();
 
