@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from agentloop.vcs.head import common_dir_of, git_dir_of
+from agentloop.vcs.head import common_dir_of, git_dir_of, read_head
 
 
 def remove_stale_locks(worktree: Path, older_than: float) -> list[Path]:
@@ -27,7 +27,7 @@ def remove_stale_locks(worktree: Path, older_than: float) -> list[Path]:
     if git_dir is None:
         return []
     removed = []
-    for lock in _own_locks(git_dir):
+    for lock in _own_locks(worktree, git_dir):
         with contextlib.suppress(FileNotFoundError):
             if lock.stat().st_mtime < older_than:
                 lock.unlink()
@@ -35,14 +35,9 @@ def remove_stale_locks(worktree: Path, older_than: float) -> list[Path]:
     return removed
 
 
-def _own_locks(git_dir: Path) -> list[Path]:
+def _own_locks(worktree: Path, git_dir: Path) -> list[Path]:
     locks = [git_dir / "index.lock", git_dir / "HEAD.lock"]
-    try:
-        head = (git_dir / "HEAD").read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        return locks
-    if head.startswith("ref: refs/heads/"):
-        ref = head[5:].strip()
-        if ".." not in ref:
-            locks.append(common_dir_of(git_dir).resolve() / f"{ref}.lock")
+    ref = read_head(worktree).ref
+    if ref and ref.startswith("refs/heads/") and ".." not in ref:
+        locks.append(common_dir_of(git_dir).resolve() / f"{ref}.lock")
     return locks
