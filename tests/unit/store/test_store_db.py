@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pickle
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from agentloop.core.errors import StoreError
+from agentloop.core.models import Run
 from agentloop.core.types import NameSource
 from agentloop.store import (
     PG_SCHEMA,
@@ -67,15 +69,22 @@ def test_postgres_url_uses_psycopg_and_loopd_schema(pg_session_url: str) -> None
         engine.dispose()
 
 
-def test_sqlite_read_modify_write_loses_no_update(tmp_path: Path) -> None:
-    """BEGIN IMMEDIATE serialises writers: 8 threads x 25 read-then-write increments."""
+@pytest.fixture
+def sqlite_run(tmp_path: Path) -> Iterator[tuple[Store, Run]]:
+    """A SQLite store of the test's own (whatever the store fixture's backend) and a run."""
     engine = make_engine(f"sqlite:///{tmp_path / 'loopd.db'}")
     migrate(engine)
     store = Store(engine)
-    run = store.create_run(
+    yield store, store.create_run(
         name="n", name_source=NameSource.USER, workspace_root="/ws", spec_path="s",
         plan_path="p", config={},
     )  # fmt: skip
+    engine.dispose()
+
+
+def test_sqlite_read_modify_write_loses_no_update(sqlite_run: tuple[Store, Run]) -> None:
+    """BEGIN IMMEDIATE serialises writers: 8 threads x 25 read-then-write increments."""
+    store, run = sqlite_run
 
     def bump() -> None:
         for _ in range(25):
@@ -92,28 +101,20 @@ def test_sqlite_read_modify_write_loses_no_update(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert store.get_run(run.id).iteration == 200
-    engine.dispose()
 
 
-def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+def test_sqlite_reads_do_not_wait_for_a_writer(sqlite_run: tuple[Store, Run]) -> None:
     """A step's reads (its run, the user's notes, its agent session) go on while another
     connection holds the write lock: taken with BEGIN IMMEDIATE, each would queue behind
     every writer (and here, behind the open write of the same thread, fail after the busy
     timeout)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'loopd.db'}")
-    migrate(engine)
-    store = Store(engine)
-    run = store.create_run(
-        name="n", name_source=NameSource.USER, workspace_root="/ws", spec_path="s",
-        plan_path="p", config={},
-    )  # fmt: skip
+    store, run = sqlite_run
     with store.transaction() as conn:
         conn.execute(sa.update(runs).where(runs.c.id == run.id).values(iteration=7))
         assert store.get_run(run.id).iteration == 0  # the write is not committed yet
         assert Notes(store).of_run(run.id, undelivered=True) == []
         assert Sessions(store).latest(run.id, ["no-such-step"]) is None
     assert store.get_run(run.id).iteration == 7
-    engine.dispose()
 
 
 def test_translate_errors_chains_and_pickles(engine: sa.Engine) -> None:
