@@ -95,6 +95,10 @@ def merge_run(
     run_sha = git.try_rev_parse(f"refs/heads/{run_branch}")
     if run_sha is None:
         raise GitError(f"run branch {run_branch!r} does not exist", args=[run_branch])
+    tmp = Path(tmp_parent) / f"agentloop-merge-{_safe_name(run_id)}"
+    # A crash after the target moved but before the caller recorded it leaves the temp
+    # worktree behind; the replay finds the merge done and must still remove it.
+    _discard_temp(repo_root, tmp)
     old = git.try_rev_parse(f"refs/heads/{target}")
     if old is not None:
         previous = find_merge_commit(git, target, run_id, run_sha)
@@ -102,8 +106,6 @@ def merge_run(
             return MergeResult(previous, True, target)
     _refuse_checked_out(repo_root, target)
     start = old or git.resolve_start_point(base)
-    tmp = Path(tmp_parent) / f"agentloop-merge-{_safe_name(run_id)}"
-    _discard_temp(repo_root, tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     try:
         git.run("worktree", "add", "--quiet", "--detach", str(tmp), start)

@@ -251,6 +251,16 @@ def test_stale_temp_worktree_from_a_crash_is_replaced(setup: Setup) -> None:
     setup.assert_no_temp_worktree()
 
 
+def test_temp_worktree_left_by_a_crash_after_the_move_is_removed_on_replay(setup: Setup) -> None:
+    """A kill between moving the target and recording the step leaves the temp worktree."""
+    first = setup.merge()
+    leftover = setup.tmp_parent / f"agentloop-merge-{RUN_ID}"
+    setup.repo.git("worktree", "add", "-q", "--detach", str(leftover), first.commit)
+    again = setup.merge()
+    assert again == MergeResult(first.commit, True, "agent/feature")
+    setup.assert_no_temp_worktree()
+
+
 def test_commit_identity_when_repo_has_none(make_repo: MakeRepo, tmp_path: Path) -> None:
     repo = make_repo()
     s = make_setup(repo, tmp_path)
