@@ -253,7 +253,7 @@ def _stop_workflow(runtime: Runtime, run_id: str) -> None:
     """Cancel the workflow, then kill the run's processes (this order; see module doc)."""
     from dbos import DBOS
 
-    runtime.interrupts.mark(run_id)
+    runtime.interrupts.mark(run_id, runtime.store.last_seq(run_id))
     try:
         DBOS.cancel_workflow(run_id)
     except Exception:

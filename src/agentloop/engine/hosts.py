@@ -155,9 +155,11 @@ def stop_remotely_interrupted(runtime: Runtime) -> None:
     owners = {group.owner for group in live_groups() if group.owner}
     for run_id in owners:
         try:
+            # Read before the status: a resume between the two then shows the mark stale.
+            fence = runtime.store.last_seq(run_id)
             status = DBOS.get_workflow_status(run_id)
-        except Exception:
+        except Exception:  # not a run (a postmortem), or the database is unreachable
             continue
         if status is not None and status.status == "CANCELLED":
-            runtime.interrupts.mark(run_id)
+            runtime.interrupts.mark(run_id, fence)
             runtime.interrupts.kill_processes(run_id)

@@ -1,6 +1,10 @@
 """Interrupting runs in this process: each run's cancel event (set by a pause or cancel, and
 watched by its agent and its retry backoff), and which runs ended their last step here
-uninterrupted (so their next step has no interrupted attempt to look for)."""
+uninterrupted (so their next step has no interrupted attempt to look for).
+
+A mark is this host's memory, but the run may be resumed on another host and come back
+here: each mark keeps the run's last event seq when it was made (its fence), so that a
+RUN_RESUMED recorded after it shows the mark belongs to an execution that is over."""
 
 from __future__ import annotations
 
@@ -11,26 +15,38 @@ from collections.abc import Callable
 class Interrupts:
     def __init__(self) -> None:
         self._events: dict[str, threading.Event] = {}
+        self._fences: dict[str, int] = {}
         self._lock = threading.Lock()
         self._clean: set[str] = set()
 
     def cancel_event(self, run_id: str) -> threading.Event:
         """Set when the run is paused or canceled: agents and backoff sleeps watch it."""
         with self._lock:
-            event = self._events.get(run_id)
-            if event is None:
-                event = self._events[run_id] = threading.Event()
-            return event
+            return self._event(run_id)
 
-    def mark(self, run_id: str) -> None:
-        """The run is being paused or canceled: wake everything that waits on it."""
+    def mark(self, run_id: str, fence: int) -> None:
+        """The run is being paused or canceled: wake everything that waits on it. ``fence``
+        is the run's last event seq, read before the workflow was seen or made CANCELLED."""
         self._clean.discard(run_id)
-        self.cancel_event(run_id).set()
-
-    def clear(self, run_id: str) -> None:
-        """The run goes on (resume, retry, reset): its next step starts uninterrupted."""
         with self._lock:
+            self._fences[run_id] = fence
+            event = self._event(run_id)
+        event.set()
+
+    def fence(self, run_id: str) -> int | None:
+        """The fence of the run's mark, None when it is not marked here."""
+        with self._lock:
+            event = self._events.get(run_id)
+            return self._fences.get(run_id) if event is not None and event.is_set() else None
+
+    def clear(self, run_id: str, fence: int | None = None) -> None:
+        """The run goes on (resume, retry, reset): its next step starts uninterrupted. With
+        ``fence``, only the mark made with it is cleared (not a newer pause's)."""
+        with self._lock:
+            if fence is not None and self._fences.get(run_id) != fence:
+                return
             self._events.pop(run_id, None)
+            self._fences.pop(run_id, None)
 
     def was_interrupted(self, run_id: str) -> bool:
         return self.cancel_event(run_id).is_set()
@@ -57,6 +73,12 @@ class Interrupts:
 
     def is_clean(self, run_id: str) -> bool:
         return run_id in self._clean
+
+    def _event(self, run_id: str) -> threading.Event:
+        event = self._events.get(run_id)
+        if event is None:
+            event = self._events[run_id] = threading.Event()
+        return event
 
     def forget(self, run_id: str) -> None:
         """The run has ended: drop its cleanliness (its cancel event stays set, if set)."""

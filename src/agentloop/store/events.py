@@ -129,6 +129,20 @@ def seq_before_time(conn: sa.Connection, run_id: str, timestamp_ms: int) -> int:
     return int(conn.execute(query).scalar_one_or_none() or 0)
 
 
+def resumed_after(conn: sa.Connection, run_id: str, after_seq: int) -> bool:
+    """Whether a RUN_RESUMED (resume, retry, reset, failover) follows event ``after_seq``."""
+    query = (
+        sa.select(events.c.seq)
+        .where(
+            events.c.run_id == run_id,
+            events.c.seq > after_seq,
+            events.c.event_type == EventType.RUN_RESUMED.value,
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
 def last_seq(conn: sa.Connection, run_id: str) -> int:
     found = conn.execute(sa.select(runs.c.last_seq).where(runs.c.id == run_id)).scalar_one_or_none()
     if found is None:

@@ -236,6 +236,11 @@ class Store(StepMethods, OutputMethods, RecordMethods):
         with self._read(None, "read the last event seq") as tx:
             return events_sql.last_seq(tx, run_id)
 
+    def resumed_after(self, run_id: str, after_seq: int) -> bool:
+        """Whether the run was resumed (retried, reset, failed over) after event ``after_seq``."""
+        with self._read(None, "read the run's resumes") as tx:
+            return events_sql.resumed_after(tx, run_id, after_seq)
+
     def event_seq_before_time(self, run_id: str, timestamp_ms: int) -> int:
         with self._read(None, "read events by time") as tx:
             return events_sql.seq_before_time(tx, run_id, timestamp_ms)

@@ -152,3 +152,53 @@ def test_each_host_runs_at_most_its_own_worker_concurrency(tmp_path: Path, fresh
             for run_id in runs if "runs" in locals() else []:
                 daemon.request("POST", f"/runs/{run_id}/cancel")
             daemon.stop()
+
+
+def test_a_run_paused_and_resumed_from_the_other_host_goes_on_where_it_ran(
+    tmp_path: Path,
+    fresh_pg_url: str,  # noqa: F811
+):
+    """The pause on the runner marks the run interrupted there (as its monitor does for a
+    pause on another host); the resume is the other host's, which cannot clear that mark.
+    With the other host's one slot busy, the resumed run lands on the runner again: its
+    agent must start as a new attempt, not already canceled."""
+    env = standin_env(base={"PATH": os.environ["PATH"]}, STANDIN_WORK_MODEL="delay=3")
+    a, b = (
+        Loopd(
+            tmp_path / f"host-{name}",
+            env=env,
+            args=["--database-url", fresh_pg_url, "--worker-concurrency", "1"],
+        )
+        for name in ("a", "b")
+    )
+    a.start()
+    b.start()
+    try:
+        blocker = a.create_run(
+            make_workspace(tmp_path, tasks=1, name="blocker"),
+            agent="claude",
+            model="standin:hang",
+            reviewer=False,
+        )["id"]
+        a.wait_for(lambda: processes_with_env("LOOP_RUN_ID", blocker), what="the blocker")
+        busy, runner = (a, b) if worker_of(a, blocker).endswith(f":{a.port}") else (b, a)
+        run = a.create_run(
+            make_workspace(tmp_path, tasks=2, name="moved"), agent="claude", reviewer=False
+        )["id"]
+        a.wait_for(lambda: processes_with_env("LOOP_RUN_ID", run), what="the run's agent")
+        assert not worker_of(a, run).endswith(f":{busy.port}")
+
+        assert runner.request("POST", f"/runs/{run}/pause").status_code == 204
+        busy.wait_for(lambda: not processes_with_env("LOOP_RUN_ID", run), what="the kill")
+        assert busy.run(run)["status"] == "PAUSED"
+        assert busy.request("POST", f"/runs/{run}/resume").status_code == 204
+
+        done = busy.wait_status(run, "COMPLETED", "FAILED", timeout=60)
+        assert (done["status"], done["tasks_done"]) == ("COMPLETED", 2)
+        attempts = [s for s in busy.steps(run) if s["phase"] == "implementation"]
+        assert attempts[0]["status"] == "CANCELED"  # the paused one
+        assert [s["status"] for s in attempts[1:]] == ["SUCCEEDED"] * 2
+    finally:
+        for daemon in (a, b):
+            daemon.request("POST", f"/runs/{blocker}/cancel")
+            daemon.stop()

@@ -10,14 +10,18 @@ import pytest
 
 from agentloop.core.errors import AgentloopError, GitError
 from agentloop.core.types import EventType, RunStatus
+from agentloop.engine import control
 from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
 from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases import begin, guarded, resume_after_limit
+from agentloop.engine.recorder import Recorder
+from agentloop.engine.runtime import Runtime
+from agentloop.engine.settings import DaemonSettings
 from agentloop.store import Store
 
-from .conftest import MakeRun, event_types, git
+from .conftest import FakeDbos, MakeRun, event_types, git
 
 
 class Phase:
@@ -152,3 +156,64 @@ def test_a_lost_worktree_is_rebuilt_from_the_run_branch_before_the_phase(
     assert guarded(run_id, implementation) == StepOutcome.done()
     assert seen == ["done by the agent\n"]
     assert git(worktree, "rev-parse", "--abbrev-ref", "HEAD") == "run/demo"
+
+
+class SeesInterrupt(Phase):
+    """A phase that records whether it started with the run marked interrupted here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted: list[bool] = []
+
+    def __call__(self, ctx: RunContext, *args: object) -> StepOutcome:
+        self.interrupted.append(ctx.runtime.interrupts.cancel_event(ctx.run_id).is_set())
+        return super().__call__(ctx, *args)
+
+
+def test_a_run_paused_here_and_resumed_on_another_host_runs_here_uninterrupted(
+    make_run: MakeRun, runtime: Runtime, settings: DaemonSettings, fake_dbos: FakeDbos
+) -> None:
+    """The pause marks this host; the resume on another host cannot clear that mark, and
+    the resumed workflow may be dequeued here: its agent must not start already canceled."""
+    run_id = make_run()
+    fake_dbos.statuses[run_id] = "PENDING"
+    control.pause(runtime, run_id)
+    other_host = Runtime(settings=settings, store=runtime.store)
+    control.resume(other_host, run_id)
+    assert fake_dbos.statuses[run_id] == "ENQUEUED"
+    phase = SeesInterrupt()
+
+    assert guarded(run_id, phase) == StepOutcome.done()
+    assert phase.interrupted == [False]
+
+
+def test_a_pause_landing_as_a_step_starts_still_interrupts_it(
+    make_run: MakeRun, runtime: Runtime, store: Store, fake_dbos: FakeDbos
+) -> None:
+    """Marked, its workflow not yet CANCELLED and not resumed since: the mark holds."""
+    run_id = make_run()
+    fake_dbos.statuses[run_id] = "PENDING"
+    runtime.interrupts.mark(run_id, store.last_seq(run_id))
+    phase = SeesInterrupt()
+
+    guarded(run_id, phase)
+    assert phase.interrupted == [True]
+
+
+def test_a_mark_older_than_a_resume_stays_while_its_workflow_is_cancelled(
+    make_run: MakeRun, runtime: Runtime, settings: DaemonSettings, fake_dbos: FakeDbos
+) -> None:
+    """A step of the execution the pause stopped (DBOS began it before the cancel) is
+    still superseded after another host's resume recorded RUN_RESUMED, until the workflow
+    is resumed."""
+    run_id = make_run()
+    fake_dbos.statuses[run_id] = "PENDING"
+    control.pause(runtime, run_id)
+    Recorder(RunContext.load(runtime, run_id, step_key=0)).event(
+        EventType.RUN_RESUMED, "resumed:elsewhere", run={"status": "PENDING"}, reason="user"
+    )
+    phase = SeesInterrupt()
+
+    assert guarded(run_id, phase) == StepOutcome.stopped("PENDING")
+    assert phase.calls == []
+    assert runtime.interrupts.was_interrupted(run_id)

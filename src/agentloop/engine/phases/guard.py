@@ -16,7 +16,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.history import RunState
 from agentloop.engine.inflight import in_flight
 from agentloop.engine.outcome import Kind, StepOutcome
-from agentloop.engine.runtime import current
+from agentloop.engine.runtime import Runtime, current
 
 _log = logging.getLogger("agentloop.engine")
 
@@ -33,6 +33,7 @@ def guarded(run_id: str, phase: Callable[..., StepOutcome], *args: Any) -> StepO
 
 def _guarded(run_id: str, phase: Callable[..., StepOutcome], *args: Any) -> StepOutcome:
     runtime = current()
+    forget_stale_interrupt(runtime, run_id)
     # In flight before the run is read: see superseded().
     with in_flight.step(run_id):
         ctx = RunContext.load(runtime, run_id, fenced=True)
@@ -65,14 +66,34 @@ def _guarded(run_id: str, phase: Callable[..., StepOutcome], *args: Any) -> Step
 def ending_step(run_id: str, work: Callable[[RunContext], StepOutcome]) -> StepOutcome:
     """Run ``work`` as one of the run's closing steps (finish, after-finish) as phases run:
     in flight, its writes fenced to its attempt, stopped quietly once that was superseded."""
+    runtime = current()
+    forget_stale_interrupt(runtime, run_id)
     with in_flight.step(run_id):
-        ctx = RunContext.load(current(), run_id, fenced=True)
+        ctx = RunContext.load(runtime, run_id, fenced=True)
         if superseded(ctx):
             return StepOutcome.stopped(ctx.run.status.value)
         try:
             return work(ctx)
         except Conflict as exc:
             return StepOutcome.stopped(str(exc.facts.get("current_status")))
+
+
+def forget_stale_interrupt(runtime: Runtime, run_id: str) -> None:
+    """Clear this host's mark of a pause or cancel once the run was resumed since, on any
+    host: a step of the resumed workflow starts here uninterrupted. A mark stays while the
+    workflow is CANCELLED, since the step then belongs to the execution it stopped."""
+    fence = runtime.interrupts.fence(run_id)
+    if fence is None:
+        return
+    from dbos import DBOS
+
+    status = DBOS.get_workflow_status(run_id)
+    if status is None or status.status == "CANCELLED":
+        return
+    if not runtime.store.resumed_after(run_id, fence):
+        return  # a pause or cancel is landing: the workflow is not CANCELLED yet
+    in_flight.wait_ended(run_id)  # the interrupted step ends still knowing it was
+    runtime.interrupts.clear(run_id, fence=fence)
 
 
 def superseded(ctx: RunContext) -> bool:
