@@ -71,3 +71,39 @@ def test_a_merge_of_a_running_run_moves_the_target_and_records_it(
     assert git(workspace, "show", "shipped:feature.txt") == "the run's work"
     assert EventType.MERGE_COMPLETED in event_types(store, run_id)
     assert not control.run_lock(run_id).locked()  # released once the merge was recorded
+
+
+def test_a_cancel_during_a_merge_that_finds_its_work_merged_records_nothing(
+    make_run: MakeRun,
+    runtime: Runtime,
+    store: Store,
+    workspace: Path,
+    tmp_path: Path,
+    fake_dbos: FakeDbos,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The target already has the run's merge (the step runs again after a crash that
+    followed the move): the target does not move, but the merge is recorded only while the
+    run still runs (fuzz seed 2126: MERGE_COMPLETED after RUN_CANCELED)."""
+    run_id = run_in_merge(make_run, workspace, tmp_path)
+    merging = merge_phase.merge_run
+    merging(
+        workspace, "agent/demo", "shipped", "main", "squash", "merged before the crash", None,
+        tmp_path / "merge-tmp", run_id=run_id,
+    )  # fmt: skip
+    merged = git(workspace, "rev-parse", "shipped")
+
+    def canceled_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        control.cancel(runtime, run_id)
+        return merging(*args, **kwargs)
+
+    monkeypatch.setattr(merge_phase, "merge_run", canceled_meanwhile)
+
+    with pytest.raises(Conflict):
+        merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
+
+    assert git(workspace, "rev-parse", "shipped") == merged
+    assert store.get_run(run_id).status is RunStatus.CANCELED
+    assert store.get_run(run_id).merge_commit is None
+    assert EventType.MERGE_COMPLETED not in event_types(store, run_id)
+    assert not control.run_lock(run_id).locked()

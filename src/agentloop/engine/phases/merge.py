@@ -29,10 +29,12 @@ def merge(ctx: RunContext) -> StepOutcome:
     recorder = Recorder(ctx)
     handle = recorder.start_step(Phase.MERGE, ctx.run.iteration)
     with contextlib.ExitStack() as held:
+        still_running = _StillRunning(ctx, held)
         try:
-            result = merge_into(
-                ctx, target, info.merge_strategy, before_move=_still_running(ctx, held)
-            )
+            result = merge_into(ctx, target, info.merge_strategy, before_move=still_running)
+            # The target did not move (its merge was there already, or nothing to merge):
+            # the merge is recorded under the same condition as one that moved it.
+            still_running()
         except MergeConflictError as exc:
             recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
             return StepOutcome.failed("merge_conflict")
@@ -61,25 +63,34 @@ def merge(ctx: RunContext) -> StepOutcome:
     return StepOutcome.done()  # the merge commit is in the run row (and the event)
 
 
-def _still_running(ctx: RunContext, held: contextlib.ExitStack) -> Callable[[], None]:
-    """Before the target moves: the run still runs, and a pause or cancel now waits until
-    the merge is recorded (the run's control lock, kept in ``held`` until the step has
-    finished). A control call holding the lock for long (a resume waiting for this very
-    step to end) makes the merge give up as interrupted, the target unchanged."""
-    from agentloop.engine.control import run_lock
+class _StillRunning:
+    """Before the target moves (and before any merge is recorded): the run still runs, and
+    a pause or cancel now waits until the merge is recorded (the run's control lock, kept in
+    ``held`` until the step has finished). A control call holding the lock for long (a
+    resume waiting for this very step to end) makes the merge give up as interrupted, the
+    target unchanged. Checks once; calls after the first do nothing."""
 
-    def check() -> None:
+    def __init__(self, ctx: RunContext, held: contextlib.ExitStack) -> None:
+        self._ctx = ctx
+        self._held = held
+        self._checked = False
+
+    def __call__(self) -> None:
+        if self._checked:
+            return
+        from agentloop.engine.control import run_lock
+
+        ctx = self._ctx
         lock = run_lock(ctx.run_id)
         if not lock.acquire(timeout=CONTROL_WAIT_SEC):
             raise Conflict("a control call holds the run", ctx.run.status.value)
-        held.callback(lock.release)
+        self._held.callback(lock.release)
+        self._checked = True
         # A pause or cancel made here holds the lock while it changes the status; one made
         # on another host has changed it in the store.
         status = ctx.store.get_run(ctx.run_id).status
         if status is not RunStatus.RUNNING:
             raise Conflict("the run was stopped before its merge", status.value)
-
-    return check
 
 
 def merge_into(
