@@ -250,7 +250,8 @@ def _remove_old_worktree(ctx: RunContext) -> None:
 
 # -- DBOS plumbing ---------------------------------------------------------------------------
 def _stop_workflow(runtime: Runtime, run_id: str) -> None:
-    """Cancel the workflow, then kill the run's processes (this order; see module doc)."""
+    """Mark the run interrupted, cancel the workflow, then wake and kill what the run is
+    running (this order; see the module doc and engine/interrupts.py)."""
     from dbos import DBOS
 
     runtime.interrupts.mark(run_id, runtime.store.last_seq(run_id))
@@ -258,6 +259,7 @@ def _stop_workflow(runtime: Runtime, run_id: str) -> None:
         DBOS.cancel_workflow(run_id)
     except Exception:
         _log.exception("run %s: cancel_workflow failed", run_id)
+    runtime.interrupts.wake(run_id)
     runtime.interrupts.kill_processes(run_id)
 
 

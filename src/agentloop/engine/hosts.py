@@ -162,4 +162,5 @@ def stop_remotely_interrupted(runtime: Runtime) -> None:
             continue
         if status is not None and status.status == "CANCELLED":
             runtime.interrupts.mark(run_id, fence)
+            runtime.interrupts.wake(run_id)
             runtime.interrupts.kill_processes(run_id)

@@ -1,6 +1,11 @@
-"""Interrupting runs in this process: each run's cancel event (set by a pause or cancel, and
-watched by its agent and its retry backoff), and which runs ended their last step here
-uninterrupted (so their next step has no interrupted attempt to look for).
+"""Interrupting runs in this process: which runs a pause or cancel has marked, each run's
+cancel event (watched by its agent and its retry backoff), and which runs ended their last
+step here uninterrupted (so their next step has no interrupted attempt to look for).
+
+A pause or cancel marks the run first, then cancels its workflow in DBOS, and only then
+wakes what waits on the event: an agent stopped before the cancel was committed would end
+its step while the step still owned the workflow, and DBOS would checkpoint the stopped
+step, which a resume then replays as the run's end (ENGINE-NOTES: cancel, then kill).
 
 A mark is this host's memory, but the run may be resumed on another host and come back
 here: each mark keeps the run's last event seq when it was made (its fence), so that a
@@ -20,24 +25,27 @@ class Interrupts:
         self._clean: set[str] = set()
 
     def cancel_event(self, run_id: str) -> threading.Event:
-        """Set when the run is paused or canceled: agents and backoff sleeps watch it."""
+        """Set once the run's paused or canceled workflow is CANCELLED in DBOS: agents and
+        backoff sleeps watch it."""
         with self._lock:
             return self._event(run_id)
 
     def mark(self, run_id: str, fence: int) -> None:
-        """The run is being paused or canceled: wake everything that waits on it. ``fence``
-        is the run's last event seq, read before the workflow was seen or made CANCELLED."""
+        """The run is being paused or canceled (steps starting now are superseded; see
+        :meth:`wake`). ``fence`` is the run's last event seq, read before the workflow was
+        seen or made CANCELLED."""
         self._clean.discard(run_id)
         with self._lock:
             self._fences[run_id] = fence
-            event = self._event(run_id)
-        event.set()
+
+    def wake(self, run_id: str) -> None:
+        """The marked run's workflow is CANCELLED: wake everything that waits on it."""
+        self.cancel_event(run_id).set()
 
     def fence(self, run_id: str) -> int | None:
         """The fence of the run's mark, None when it is not marked here."""
         with self._lock:
-            event = self._events.get(run_id)
-            return self._fences.get(run_id) if event is not None and event.is_set() else None
+            return self._fences.get(run_id)
 
     def clear(self, run_id: str, fence: int | None = None) -> None:
         """The run goes on (resume, retry, reset): its next step starts uninterrupted. With
@@ -49,7 +57,8 @@ class Interrupts:
             self._fences.pop(run_id, None)
 
     def was_interrupted(self, run_id: str) -> bool:
-        return self.cancel_event(run_id).is_set()
+        with self._lock:
+            return run_id in self._fences
 
     def interruptible_sleep(self, run_id: str) -> Callable[[float], bool]:
         """A sleep for retry backoff that ends early (returning False) on pause or cancel."""

@@ -121,6 +121,36 @@ def test_retry_refuses_a_scrapped_run(
     assert fake_dbos.calls == []
 
 
+@pytest.mark.parametrize("action", ["pause", "cancel", "reset"])
+def test_the_agent_is_woken_only_once_the_workflow_is_cancelled(
+    make_run: MakeRun,
+    runtime: Runtime,
+    fake_dbos: FakeDbos,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    """Stopped earlier, the agent's step would end while it still owned the workflow and
+    DBOS would checkpoint it as stopped: the resume replays that as the run's end (fuzz
+    seed 4253: a resumed run stayed PENDING for good)."""
+    run_id = make_run(state=RunState(epoch=1))
+    fake_dbos.statuses[run_id] = "PENDING"
+    agent_stop = runtime.interrupts.cancel_event(run_id)
+    seen: list[tuple[bool, bool]] = []
+    cancel_workflow = fake_dbos.cancel_workflow
+
+    def cancel_seeing(workflow_id: str) -> None:
+        seen.append((runtime.interrupts.was_interrupted(run_id), agent_stop.is_set()))
+        cancel_workflow(workflow_id)
+
+    monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(cancel_seeing))
+
+    getattr(control, action)(runtime, run_id)
+
+    assert seen == [(True, False)]  # marked (superseding late steps), the agent not stopped
+    if action != "reset":
+        assert agent_stop.is_set()
+
+
 # -- pause ----------------------------------------------------------------------------------
 def test_pause_cancels_the_workflow_then_kills_and_closes_the_open_step(
     make_run: MakeRun, store: Store, runtime: Runtime, fake_dbos: FakeDbos

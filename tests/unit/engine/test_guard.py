@@ -159,14 +159,18 @@ def test_a_lost_worktree_is_rebuilt_from_the_run_branch_before_the_phase(
 
 
 class SeesInterrupt(Phase):
-    """A phase that records whether it started with the run marked interrupted here."""
+    """A phase that records whether it started with the run marked interrupted here, and
+    whether its agent would start already stopped."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.interrupted: list[bool] = []
+        self.interrupted: list[tuple[bool, bool]] = []
 
     def __call__(self, ctx: RunContext, *args: object) -> StepOutcome:
-        self.interrupted.append(ctx.runtime.interrupts.cancel_event(ctx.run_id).is_set())
+        interrupts = ctx.runtime.interrupts
+        self.interrupted.append(
+            (interrupts.was_interrupted(ctx.run_id), interrupts.cancel_event(ctx.run_id).is_set())
+        )
         return super().__call__(ctx, *args)
 
 
@@ -184,7 +188,7 @@ def test_a_run_paused_here_and_resumed_on_another_host_runs_here_uninterrupted(
     phase = SeesInterrupt()
 
     assert guarded(run_id, phase) == StepOutcome.done()
-    assert phase.interrupted == [False]
+    assert phase.interrupted == [(False, False)]
 
 
 def test_a_pause_landing_as_a_step_starts_still_interrupts_it(
@@ -197,7 +201,7 @@ def test_a_pause_landing_as_a_step_starts_still_interrupts_it(
     phase = SeesInterrupt()
 
     guarded(run_id, phase)
-    assert phase.interrupted == [True]
+    assert phase.interrupted == [(True, False)]  # woken once the workflow is CANCELLED
 
 
 def test_a_mark_older_than_a_resume_stays_while_its_workflow_is_cancelled(
