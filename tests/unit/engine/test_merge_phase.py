@@ -32,6 +32,23 @@ def run_in_merge(make_run: MakeRun, workspace: Path, tmp_path: Path) -> str:
     return make_run(worktree=worktree, run_branch="agent/demo", merge_target_branch="shipped")
 
 
+def cancel_while_merging(monkeypatch: pytest.MonkeyPatch, runtime: Runtime, run_id: str) -> None:
+    """The run is canceled while the merge phase's git merge is under way."""
+    merging = merge_phase.merge_run
+
+    def canceled_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        control.cancel(runtime, run_id)  # while the merged tree is being made
+        return merging(*args, **kwargs)
+
+    monkeypatch.setattr(merge_phase, "merge_run", canceled_meanwhile)
+
+
+def assert_canceled_without_a_merge(store: Store, run_id: str) -> None:
+    assert store.get_run(run_id).status is RunStatus.CANCELED
+    assert store.get_run(run_id).merge_commit is None
+    assert EventType.MERGE_COMPLETED not in event_types(store, run_id)
+
+
 def test_a_cancel_before_the_target_moves_leaves_the_target_and_history_alone(
     make_run: MakeRun,
     runtime: Runtime,
@@ -42,21 +59,13 @@ def test_a_cancel_before_the_target_moves_leaves_the_target_and_history_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_id = run_in_merge(make_run, workspace, tmp_path)
-    merging = merge_phase.merge_run
-
-    def canceled_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        control.cancel(runtime, run_id)  # while the merged tree is being made
-        return merging(*args, **kwargs)
-
-    monkeypatch.setattr(merge_phase, "merge_run", canceled_meanwhile)
+    cancel_while_merging(monkeypatch, runtime, run_id)
 
     with pytest.raises(Conflict):
         merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
 
     assert git(workspace, "branch", "--list", "shipped") == ""
-    assert store.get_run(run_id).status is RunStatus.CANCELED
-    assert store.get_run(run_id).merge_commit is None
-    assert EventType.MERGE_COMPLETED not in event_types(store, run_id)
+    assert_canceled_without_a_merge(store, run_id)
 
 
 def test_a_merge_of_a_running_run_moves_the_target_and_records_it(
@@ -86,24 +95,16 @@ def test_a_cancel_during_a_merge_that_finds_its_work_merged_records_nothing(
     followed the move): the target does not move, but the merge is recorded only while the
     run still runs (fuzz seed 2126: MERGE_COMPLETED after RUN_CANCELED)."""
     run_id = run_in_merge(make_run, workspace, tmp_path)
-    merging = merge_phase.merge_run
-    merging(
+    merge_phase.merge_run(
         workspace, "agent/demo", "shipped", "main", "squash", "merged before the crash", None,
         tmp_path / "merge-tmp", run_id=run_id,
     )  # fmt: skip
     merged = git(workspace, "rev-parse", "shipped")
-
-    def canceled_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        control.cancel(runtime, run_id)
-        return merging(*args, **kwargs)
-
-    monkeypatch.setattr(merge_phase, "merge_run", canceled_meanwhile)
+    cancel_while_merging(monkeypatch, runtime, run_id)
 
     with pytest.raises(Conflict):
         merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
 
     assert git(workspace, "rev-parse", "shipped") == merged
-    assert store.get_run(run_id).status is RunStatus.CANCELED
-    assert store.get_run(run_id).merge_commit is None
-    assert EventType.MERGE_COMPLETED not in event_types(store, run_id)
+    assert_canceled_without_a_merge(store, run_id)
     assert not control.run_lock(run_id).locked()
