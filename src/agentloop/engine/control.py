@@ -31,6 +31,8 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+_OWN_ENDINGS = frozenset({RunStatus.COMPLETED, RunStatus.FAILED})
+"""What only the run's own finish step records (a cancel ends it CANCELED)."""
 
 
 def run_lock(run_id: str) -> threading.Lock:
@@ -61,14 +63,18 @@ def pause(runtime: Runtime, run_id: str) -> None:
         # The interrupted step runs again on resume: a new epoch makes that a new, recorded
         # attempt instead of a replay whose events are already stored.
         ctx.state.epoch += 1
-        recorder.event(
-            EventType.RUN_PAUSED,
-            key,
-            run={"status": RunStatus.PAUSED.value, "reason": "paused", "phase": None},
-            state=True,
-            reason="user",
-            expect=ACTIVE,  # it may have finished since it was read: 409, not a reopened run
-        )
+        try:
+            recorder.event(
+                EventType.RUN_PAUSED,
+                key,
+                run={"status": RunStatus.PAUSED.value, "reason": "paused", "phase": None},
+                state=True,
+                reason="user",
+                expect=ACTIVE,  # it may have finished since it was read: 409, not a reopened run
+            )
+        except Conflict:
+            _let_its_own_ending_close(runtime, run_id)
+            raise
         runtime.store.cancel_open_steps(run_id)
 
 
@@ -119,10 +125,10 @@ def cancel(runtime: Runtime, run_id: str) -> None:
             ended = finishing.finish_run(ctx, RunStatus.CANCELED, "canceled", close_open_steps=True)
         except Conflict as exc:
             ended = RunStatus(exc.facts["current_status"])
-        # Ended on its own meanwhile, the run's cleanup step may be what was just cancelled.
-        threading.Thread(target=_clean_up_later, args=(runtime, run_id), daemon=True).start()
         if ended is not RunStatus.CANCELED:
+            _let_its_own_ending_close(runtime, run_id)
             raise _refuse(ended, "cancel")
+        _clean_up_later(runtime, run_id)
 
 
 def retry(runtime: Runtime, run_id: str) -> None:
@@ -340,7 +346,33 @@ def _control_seq(ctx: RunContext) -> int:
     return int(ctx.store.last_seq(ctx.run_id))
 
 
+def _let_its_own_ending_close(runtime: Runtime, run_id: str) -> None:
+    """A pause or cancel stopped the workflow of a run that had just ended on its own
+    (COMPLETED or FAILED by its finish step): the workflow's closing steps (the worktree
+    cleanup, the postmortem's start) were cancelled with it. Resume the workflow to run
+    them, durably (a restart recovers it, where a cleanup thread would be lost); this
+    host's interrupt mark goes first, or those steps would be taken as the stopped
+    execution's. A run ended otherwise (canceled or paused by another host) is left to
+    that host's call."""
+    from dbos import DBOS
+
+    if RunContext.load(runtime, run_id, step_key=0).run.status not in _OWN_ENDINGS:
+        return
+    in_flight.wait_ended(run_id)
+    runtime.interrupts.clear(run_id)
+    if _workflow_status(run_id) != "CANCELLED":
+        return  # it ended before the cancel could stop it
+    if workflow_outdated(run_id):  # no host may run its steps: clean up here
+        _clean_up_later(runtime, run_id)
+        return
+    DBOS.resume_workflow(run_id, queue_name=QUEUE_NAME)
+
+
 def _clean_up_later(runtime: Runtime, run_id: str) -> None:
+    threading.Thread(target=_clean_up, args=(runtime, run_id), daemon=True).start()
+
+
+def _clean_up(runtime: Runtime, run_id: str) -> None:
     """Remove a canceled run's worktree once the step it interrupted has ended (its agent
     may still be writing there, or a prepare still creating it)."""
     if not in_flight.wait_ended(run_id):

@@ -15,6 +15,7 @@ from agentloop.core.errors import Conflict, InvalidInput
 from agentloop.core.models import Run
 from agentloop.core.types import CleanupStatus, EventType, Phase, RunStatus, StepStatus
 from agentloop.engine import control
+from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.history import RunState
@@ -149,6 +150,67 @@ def test_the_agent_is_woken_only_once_the_workflow_is_cancelled(
     assert seen == [(True, False)]  # marked (superseding late steps), the agent not stopped
     if action != "reset":
         assert agent_stop.is_set()
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+@pytest.mark.parametrize("ending", [RunStatus.COMPLETED, RunStatus.FAILED])
+def test_a_run_that_ends_on_its_own_as_it_is_stopped_still_runs_its_closing_steps(
+    make_run: MakeRun,
+    runtime: Runtime,
+    fake_dbos: FakeDbos,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    ending: RunStatus,
+) -> None:
+    """The run's finish step records its ending just before the call cancels the workflow:
+    the call is refused, and the workflow goes on (on the capped queue, so a restart
+    recovers it) to its worktree cleanup and postmortem. Fuzz seed 7089: after a pause
+    that lost this race the worktree of the COMPLETED run stayed for good."""
+    run_id = make_run(state=RunState(epoch=1))
+    fake_dbos.statuses[run_id] = "PENDING"
+    cancel_workflow = fake_dbos.cancel_workflow
+
+    def cancel_after_the_finish(workflow_id: str) -> None:
+        finishing.finish_run(RunContext.load(runtime, run_id, step_key=90), ending, "x")
+        cancel_workflow(workflow_id)
+
+    monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(cancel_after_the_finish))
+
+    with pytest.raises(Conflict) as refused:
+        getattr(control, action)(runtime, run_id)
+
+    assert refused.value.facts["current_status"] == ending.value
+    assert fake_dbos.calls[-1] == ("resume_workflow", run_id, {"queue_name": QUEUE_NAME})
+    assert not runtime.interrupts.was_interrupted(run_id)  # its closing steps are not stopped
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_a_run_whose_workflow_ended_before_the_stop_is_left_as_it_ended(
+    make_run: MakeRun,
+    store: Store,
+    runtime: Runtime,
+    fake_dbos: FakeDbos,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    run_id = make_run(state=RunState(epoch=1))
+    fake_dbos.statuses[run_id] = "SUCCESS"  # DBOS does not cancel an ended workflow
+    finish = fake_dbos.cancel_workflow
+
+    def cancel_after_the_end(workflow_id: str) -> None:
+        finishing.finish_run(
+            RunContext.load(runtime, run_id, step_key=90), RunStatus.COMPLETED, None
+        )
+        finish(workflow_id)
+
+    monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(cancel_after_the_end))
+
+    with pytest.raises(Conflict):
+        getattr(control, action)(runtime, run_id)
+
+    assert "resume_workflow" not in fake_dbos.names()
+    assert store.get_run(run_id).status is RunStatus.COMPLETED
+    assert not runtime.interrupts.was_interrupted(run_id)
 
 
 # -- pause ----------------------------------------------------------------------------------
