@@ -128,7 +128,7 @@ def cancel(runtime: Runtime, run_id: str) -> None:
         if ended is not RunStatus.CANCELED:
             _let_its_own_ending_close(runtime, run_id)
             raise _refuse(ended, "cancel")
-        _clean_up_later(runtime, run_id)
+        _clean_up(ctx)
 
 
 def retry(runtime: Runtime, run_id: str) -> None:
@@ -362,22 +362,13 @@ def _let_its_own_ending_close(runtime: Runtime, run_id: str) -> None:
     runtime.interrupts.clear(run_id)
     if _workflow_status(run_id) != "CANCELLED":
         return  # it ended before the cancel could stop it
-    if workflow_outdated(run_id):  # no host may run its steps: clean up here
-        _clean_up_later(runtime, run_id)
+    if workflow_outdated(run_id):  # no host may run its steps: only the cleanup here
+        _clean_up(RunContext.load(runtime, run_id, step_key=0))
         return
     DBOS.resume_workflow(run_id, queue_name=QUEUE_NAME)
 
 
-def _clean_up_later(runtime: Runtime, run_id: str) -> None:
-    threading.Thread(target=_clean_up, args=(runtime, run_id), daemon=True).start()
+def _clean_up(ctx: RunContext) -> None:
+    from agentloop.engine import cleanup
 
-
-def _clean_up(runtime: Runtime, run_id: str) -> None:
-    """Remove a canceled run's worktree once the step it interrupted has ended (its agent
-    may still be writing there, or a prepare still creating it)."""
-    if not in_flight.wait_ended(run_id):
-        _log.warning("run %s: a step still runs 30 s after the cancel; cleaning up", run_id)
-    try:
-        finishing.clean_up(RunContext.load(runtime, run_id, step_key=0))
-    except Exception:
-        _log.exception("run %s: cleanup after cancel failed", run_id)
+    cleanup.start(ctx.run_id, ctx.state.epoch)

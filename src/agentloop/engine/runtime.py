@@ -65,7 +65,9 @@ class Runtime:
         if not self.settings.is_postgres:
             _relax_sqlite_fsync()
 
-        import agentloop.engine.workflow  # noqa: F401  (registers the workflow and its steps)
+        # Registers the workflows (a run's, and the cleanup after a cancel) and their steps.
+        import agentloop.engine.cleanup
+        import agentloop.engine.workflow  # noqa: F401
 
         DBOS(
             config={

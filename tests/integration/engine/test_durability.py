@@ -190,3 +190,37 @@ def test_sigterm_drains_and_the_run_resumes_on_next_start(daemon: Loopd, tmp_pat
     done = daemon.wait_status(run["id"], "COMPLETED", timeout=60)
     assert done["tasks_done"] == 3
     assert_history_consistent(daemon, run["id"])
+
+
+# Deaf to SIGTERM (ignored across exec): a cancel stops it only with the SIGKILL 3 s later.
+DEAF_AGENT = """\
+trap '' TERM
+cat >/dev/null
+echo started > "$1"
+exec sleep 300
+"""
+
+
+def test_a_cancels_worktree_cleanup_survives_a_kill9(
+    daemon: Loopd, workspace: Path, tmp_path: Path
+) -> None:
+    """The cleanup waits for the agent the cancel stopped; loopd killed -9 meanwhile, the
+    restart still removes the worktree (a cleanup thread died with loopd, for good)."""
+    script, started = tmp_path / "deaf-agent.sh", tmp_path / "started"
+    script.write_text(DEAF_AGENT)
+    run = daemon.create_run(
+        workspace, agent="command", agent_cmd=f"sh {script} {started}", reviewer=False
+    )
+    daemon.wait_for(started.exists, what="the agent")
+    worktree = Path(daemon.run(run["id"])["worktree"]["worktree_path"])
+    assert daemon.request("POST", f"/runs/{run['id']}/cancel").status_code == 204
+    time.sleep(0.5)
+    assert worktree.exists()  # the agent's grace is not over
+    daemon.kill9()
+    daemon.start()
+    done = daemon.wait_for(
+        lambda: (r := daemon.run(run["id"]))["worktree_cleanup_status"] and r,
+        what="the cleanup",
+    )
+    assert (done["status"], done["worktree_cleanup_status"]) == ("CANCELED", "cleaned")
+    assert not worktree.exists()

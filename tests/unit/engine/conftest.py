@@ -13,6 +13,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +215,12 @@ class FakeDbos:
     def list_workflow_steps(self, workflow_id: str, **_: Any) -> list[dict[str, Any]]:
         return []
 
+    def start_workflow(self, workflow: Callable[..., Any], *args: Any) -> None:
+        """Run the workflow's body in a thread of its own, as DBOS would; its steps are
+        plain calls outside a launched DBOS."""
+        self.calls.append(("start_workflow", workflow.__name__, *args))
+        threading.Thread(target=workflow.__wrapped__, args=args, daemon=True).start()
+
 
 @pytest.fixture
 def fake_dbos(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> FakeDbos:
@@ -227,6 +234,7 @@ def fake_dbos(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> FakeDbos:
         "rewind_workflow",
         "send",
         "list_workflow_steps",
+        "start_workflow",
     ):
         monkeypatch.setattr(DBOS, name, staticmethod(getattr(fake, name)))
     monkeypatch.setattr(

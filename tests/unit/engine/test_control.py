@@ -14,7 +14,7 @@ import pytest
 from agentloop.core.errors import Conflict, InvalidInput
 from agentloop.core.models import Run
 from agentloop.core.types import CleanupStatus, EventType, Phase, RunStatus, StepStatus
-from agentloop.engine import control
+from agentloop.engine import cleanup, control
 from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
@@ -310,7 +310,9 @@ def test_cancel_ends_the_run_with_its_files_and_closes_the_open_step(
 
     control.cancel(runtime, run_id)
 
-    assert fake_dbos.names() == ["cancel_workflow", "kill"]
+    # the worktree cleanup, as a workflow of its own: a restart recovers it
+    assert fake_dbos.names() == ["cancel_workflow", "kill", "start_workflow"]
+    assert fake_dbos.calls[-1] == ("start_workflow", "cleanup_workflow", run_id, 0)
     run = store.get_run(run_id)
     assert (run.status, run.reason) == (RunStatus.CANCELED, "canceled")
     assert run.finished_at is not None
@@ -356,6 +358,26 @@ def test_cancel_removes_the_worktree_and_keeps_its_uncommitted_work(
     assert not worktree.exists()
     [removed] = events_of(store, run_id, EventType.WORKTREE_REMOVED)
     assert git(workspace, "show", f"{removed['wip_commit']}:half-done.txt") == "not committed yet"
+
+
+@pytest.mark.parametrize(
+    ("status", "epoch"),
+    [(RunStatus.CANCELED, 2), (RunStatus.PENDING, 1), (RunStatus.RUNNING, 1)],
+    ids=["retried-then-canceled-again", "retried", "running-again"],
+)
+def test_the_cleanup_after_a_cancel_leaves_a_run_that_went_on_its_worktree(
+    make_run: MakeRun, store: Store, workspace: Path, tmp_path: Path, status: RunStatus, epoch: int
+) -> None:
+    """Retried (or reset) before the cleanup ran, e.g. a restart later: the worktree is the
+    new attempt's."""
+    worktree = tmp_path / "wt" / "demo"
+    git(workspace, "worktree", "add", "-q", "-b", "run/demo", str(worktree), "main")
+    run_id = make_run(status, state=RunState(epoch=epoch), worktree=worktree, run_branch="run/demo")
+
+    assert cleanup.cleanup_step(run_id, 1) == cleanup.SUPERSEDED  # canceled in epoch 1
+
+    assert worktree.exists()
+    assert store.get_run(run_id).worktree_cleanup_status is None
 
 
 # -- retry ----------------------------------------------------------------------------------
