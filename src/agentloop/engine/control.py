@@ -248,7 +248,9 @@ def apply(runtime: Runtime, run_id: str, action: str, **log_fields: Any) -> None
 
 def _remove_old_worktree(ctx: RunContext) -> None:
     """A reset starts over on a fresh branch and worktree: the old worktree goes (what it
-    held uncommitted is saved first, see finish.remove_worktree); its branch stays."""
+    held uncommitted is saved first, see finish.remove_worktree), with what a killed merge
+    left; its branch stays."""
+    finishing.discard_leftover_merge(ctx)
     worktree = ctx.worktree
     if worktree is not None and worktree.exists():
         finishing.remove_worktree(ctx, worktree)

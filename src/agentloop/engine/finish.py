@@ -147,6 +147,7 @@ def awaits_review(ctx: RunContext) -> bool:
 
 
 def clean_up(ctx: RunContext) -> CleanupStatus:
+    discard_leftover_merge(ctx)
     worktree = ctx.worktree
     if not ctx.config.worktree_cleanup or worktree is None:
         status = CleanupStatus.SKIPPED
@@ -156,6 +157,14 @@ def clean_up(ctx: RunContext) -> CleanupStatus:
         status = remove_worktree(ctx, worktree)
     ctx.store.update_run(ctx.run_id, worktree_cleanup_status=status.value, expect_epoch=ctx.attempt)
     return status
+
+
+def discard_leftover_merge(ctx: RunContext) -> None:
+    """The temporary worktree of the run's merge that a killed loopd left (fuzz seed 13271:
+    killed mid-merge, the run was reset and canceled without merging again)."""
+    from agentloop.vcs.merge import discard_leftover
+
+    discard_leftover(ctx.workspace, ctx.runtime.settings.merge_tmp_dir, ctx.run_id)
 
 
 def remove_worktree(ctx: RunContext, worktree: Path) -> CleanupStatus:

@@ -70,6 +70,11 @@ class DaemonSettings:
         return self.data_dir / "logs"
 
     @property
+    def merge_tmp_dir(self) -> Path:
+        """Where merges make their temporary worktrees (vcs.merge)."""
+        return self.data_dir / "tmp"
+
+    @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"

@@ -95,7 +95,7 @@ def merge_run(
     run_sha = git.try_rev_parse(f"refs/heads/{run_branch}")
     if run_sha is None:
         raise GitError(f"run branch {run_branch!r} does not exist", args=[run_branch])
-    tmp = Path(tmp_parent) / f"agentloop-merge-{_safe_name(run_id)}"
+    tmp = _temp_worktree(tmp_parent, run_id)
     # A crash after the target moved but before the caller recorded it leaves the temp
     # worktree behind; the replay finds the merge done and must still remove it.
     _discard_temp(repo_root, tmp)
@@ -247,6 +247,16 @@ def _move_target(
             returncode=result.returncode,
             stderr=result.stderr,
         )
+
+
+def discard_leftover(repo_root: Path, tmp_parent: Path, run_id: str) -> None:
+    """Remove the temporary worktree a merge of ``run_id`` killed with its process left
+    (the run's next merge removes it too, but a run may end or start over without one)."""
+    _discard_temp(repo_root, _temp_worktree(tmp_parent, run_id))
+
+
+def _temp_worktree(tmp_parent: Path, run_id: str) -> Path:
+    return Path(tmp_parent) / f"agentloop-merge-{_safe_name(run_id)}"
 
 
 def _discard_temp(repo_root: Path, tmp: Path) -> None:

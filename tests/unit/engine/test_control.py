@@ -380,6 +380,29 @@ def test_the_cleanup_after_a_cancel_leaves_a_run_that_went_on_its_worktree(
     assert store.get_run(run_id).worktree_cleanup_status is None
 
 
+@pytest.mark.parametrize("action", ["cancel", "reset"])
+def test_a_merge_worktree_a_killed_loopd_left_goes_with_a_cancel_or_reset(
+    make_run: MakeRun,
+    store: Store,
+    runtime: Runtime,
+    fake_dbos: FakeDbos,
+    workspace: Path,
+    action: str,
+) -> None:
+    """Fuzz seed 13271: loopd killed in a merge, the run reset and canceled before it
+    merged again; only the run's next merge removed the merge's temporary worktree."""
+    run_id = make_run(state=RunState(epoch=1))
+    leftover = runtime.settings.merge_tmp_dir / f"agentloop-merge-{run_id}"
+    git(workspace, "worktree", "add", "-q", "--detach", str(leftover), "main")
+
+    getattr(control, action)(runtime, run_id)
+    if action == "cancel":
+        wait_for(lambda: store.get_run(run_id).worktree_cleanup_status is not None)
+
+    assert not leftover.exists()
+    assert str(leftover) not in git(workspace, "worktree", "list")
+
+
 # -- retry ----------------------------------------------------------------------------------
 def test_retry_after_the_iteration_limit_extends_it_and_rewinds_to_the_failed_step(
     make_run: MakeRun, store: Store, runtime: Runtime, fake_dbos: FakeDbos

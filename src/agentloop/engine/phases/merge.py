@@ -119,7 +119,7 @@ def merge_into(
         strategy=strategy,
         message=_message(ctx),
         verify=verify,
-        tmp_parent=ctx.runtime.settings.data_dir / "tmp",
+        tmp_parent=ctx.runtime.settings.merge_tmp_dir,
         before_move=before_move,
     )
 
