@@ -37,6 +37,11 @@ class RunView:
         return str(self.run["status"])
 
     @property
+    def cleaning_up(self) -> bool:
+        """Ended, its worktree cleanup (which follows the ending) not yet recorded."""
+        return self.status in TERMINAL and self.run.get("worktree_cleanup_status") is None
+
+    @property
     def open_steps(self) -> list[dict[str, Any]]:
         return [s for s in self.steps if s["status"] == "IN_PROGRESS"]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from integration.fuzz.invariants import Monitor, Tracked, Violation
+from integration.fuzz.invariants import GRACE, Monitor, Tracked, Violation
 from integration.fuzz.observe import (
     SETTLED,
     TERMINAL,
@@ -413,6 +413,14 @@ class Walk:
             views = [t.last for t in self.runs]
             if all(v is not None and v.status in SETTLED for v in views):
                 break
+            time.sleep(POLL_SEC)
+            self.poll()
+        # A run's cleanup (its worktree, what a killed merge left) runs after its ending: the
+        # checks at rest wait for it, as long as the timed worktree check would.
+        cleanup_deadline = time.monotonic() + GRACE["worktree_left"]
+        while time.monotonic() < cleanup_deadline and any(
+            t.last is not None and t.last.cleaning_up for t in self.runs
+        ):
             time.sleep(POLL_SEC)
             self.poll()
         for t in self.runs:
