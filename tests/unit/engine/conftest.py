@@ -190,7 +190,12 @@ class FakeDbos:
     def names(self) -> list[str]:
         return [call[0] for call in self.calls]
 
+    before_cancel: Callable[[str], None] | None = None
+    """What happens just before a cancel_workflow lands (see :func:`ends_as_it_is_cancelled`)."""
+
     def cancel_workflow(self, workflow_id: str) -> None:
+        if self.before_cancel is not None:
+            self.before_cancel(workflow_id)
         self.calls.append(("cancel_workflow", workflow_id))
         if self.statuses.get(workflow_id) in {"PENDING", "ENQUEUED", None}:
             self.statuses[workflow_id] = "CANCELLED"
@@ -220,6 +225,20 @@ class FakeDbos:
         plain calls outside a launched DBOS."""
         self.calls.append(("start_workflow", workflow.__name__, *args))
         threading.Thread(target=workflow.__wrapped__, args=args, daemon=True).start()
+
+
+def ends_as_it_is_cancelled(
+    fake: FakeDbos, runtime: Runtime, run_id: str, ending: RunStatus = RunStatus.COMPLETED
+) -> None:
+    """The run's own finish step records ``ending`` just before a control call's
+    cancel_workflow lands: the race a pause or cancel can lose."""
+    from agentloop.engine import finish
+    from agentloop.engine.context import RunContext
+
+    def finish_first(_workflow_id: str) -> None:
+        finish.finish_run(RunContext.load(runtime, run_id, step_key=90), ending, None)
+
+    fake.before_cancel = finish_first
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from agentloop.core.errors import Conflict, InvalidInput
 from agentloop.core.models import Run
 from agentloop.core.types import CleanupStatus, EventType, Phase, RunStatus, StepStatus
 from agentloop.engine import cleanup, control
-from agentloop.engine import finish as finishing
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.history import RunState
@@ -24,7 +23,7 @@ from agentloop.engine.run_queue import QUEUE_NAME
 from agentloop.engine.runtime import Runtime, current
 from agentloop.store import Store
 
-from .conftest import FakeDbos, MakeRun, event_types, events_of, git
+from .conftest import FakeDbos, MakeRun, ends_as_it_is_cancelled, event_types, events_of, git
 
 
 def state_of(store: Store, run_id: str) -> RunState:
@@ -158,7 +157,6 @@ def test_a_run_that_ends_on_its_own_as_it_is_stopped_still_runs_its_closing_step
     make_run: MakeRun,
     runtime: Runtime,
     fake_dbos: FakeDbos,
-    monkeypatch: pytest.MonkeyPatch,
     action: str,
     ending: RunStatus,
 ) -> None:
@@ -168,13 +166,7 @@ def test_a_run_that_ends_on_its_own_as_it_is_stopped_still_runs_its_closing_step
     that lost this race the worktree of the COMPLETED run stayed for good."""
     run_id = make_run(state=RunState(epoch=1))
     fake_dbos.statuses[run_id] = "PENDING"
-    cancel_workflow = fake_dbos.cancel_workflow
-
-    def cancel_after_the_finish(workflow_id: str) -> None:
-        finishing.finish_run(RunContext.load(runtime, run_id, step_key=90), ending, "x")
-        cancel_workflow(workflow_id)
-
-    monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(cancel_after_the_finish))
+    ends_as_it_is_cancelled(fake_dbos, runtime, run_id, ending)
 
     with pytest.raises(Conflict) as refused:
         getattr(control, action)(runtime, run_id)
@@ -190,20 +182,11 @@ def test_a_run_whose_workflow_ended_before_the_stop_is_left_as_it_ended(
     store: Store,
     runtime: Runtime,
     fake_dbos: FakeDbos,
-    monkeypatch: pytest.MonkeyPatch,
     action: str,
 ) -> None:
     run_id = make_run(state=RunState(epoch=1))
     fake_dbos.statuses[run_id] = "SUCCESS"  # DBOS does not cancel an ended workflow
-    finish = fake_dbos.cancel_workflow
-
-    def cancel_after_the_end(workflow_id: str) -> None:
-        finishing.finish_run(
-            RunContext.load(runtime, run_id, step_key=90), RunStatus.COMPLETED, None
-        )
-        finish(workflow_id)
-
-    monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(cancel_after_the_end))
+    ends_as_it_is_cancelled(fake_dbos, runtime, run_id)
 
     with pytest.raises(Conflict):
         getattr(control, action)(runtime, run_id)

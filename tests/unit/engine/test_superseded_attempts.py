@@ -30,7 +30,7 @@ from agentloop.engine.recorder import Recorder
 from agentloop.engine.runtime import Runtime
 from agentloop.store import Store
 
-from .conftest import FakeDbos, MakeRun, event_types, git
+from .conftest import FakeDbos, MakeRun, ends_as_it_is_cancelled, event_types, git
 
 TERMINAL_EVENTS = {EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELED}
 prepare_module = importlib.import_module("agentloop.engine.phases.prepare")  # not the phase
@@ -109,19 +109,10 @@ def test_a_cancel_that_lost_the_race_to_the_runs_own_finish_is_refused(
     store: Store,
     runtime: Runtime,
     fake_dbos: FakeDbos,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_id = make_run()
     fake_dbos.statuses[run_id] = "PENDING"
-    cancel_workflow = fake_dbos.cancel_workflow
-
-    def finished_meanwhile(workflow_id: str) -> None:
-        finishing.finish_run(
-            RunContext.load(runtime, run_id, step_key=9), RunStatus.COMPLETED, None
-        )
-        cancel_workflow(workflow_id)
-
-    monkeypatch.setattr("dbos.DBOS.cancel_workflow", staticmethod(finished_meanwhile))
+    ends_as_it_is_cancelled(fake_dbos, runtime, run_id)
 
     with pytest.raises(Conflict) as refused:
         control.cancel(runtime, run_id)
