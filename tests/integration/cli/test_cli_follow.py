@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cli_support import LOOPCTL, cli_env, make_ctl, make_workspace
@@ -16,18 +17,33 @@ from cli_support import LOOPCTL, cli_env, make_ctl, make_workspace
 from integration.loopd import Loopd
 
 
+@contextlib.contextmanager
+def ctrl_c_as_at_a_terminal() -> Iterator[None]:
+    """Children started inside this block take SIGINT as a terminal's Ctrl-C does.
+
+    A test run started in the background by a shell without job control inherits SIGINT
+    ignored, passes that on to its children, and Python then never raises KeyboardInterrupt.
+    exec resets a caught signal to its default, so catch SIGINT while the child starts."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Follower:
     """A ``loopctl`` process whose stdout lines are collected as they come."""
 
     def __init__(self, addr: str, cwd: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(LOOPCTL), *args],
-            cwd=cwd,
-            env=cli_env(addr),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with ctrl_c_as_at_a_terminal():
+            self.proc = subprocess.Popen(
+                [str(LOOPCTL), *args],
+                cwd=cwd,
+                env=cli_env(addr),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         self.lines: list[str] = []
         self.err = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
