@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from integration.loopd import Loopd, make_workspace
@@ -13,9 +15,12 @@ def caps(daemon: Loopd) -> dict:
     return dict(daemon.request("GET", "/health").json()["caps"])
 
 
-def most_running(daemon: Loopd, run_ids: list[str], stop: threading.Event) -> list[int]:
-    """Sample how many of ``run_ids`` are RUNNING at once until ``stop``."""
+@contextlib.contextmanager
+def most_running(daemon: Loopd, run_ids: list[str]) -> Iterator[list[int]]:
+    """Sample how many of ``run_ids`` are RUNNING at once while the block runs; the sampler
+    has ended when it exits, so it never asks a daemon the test has stopped."""
     peaks: list[int] = []
+    stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
@@ -25,7 +30,11 @@ def most_running(daemon: Loopd, run_ids: list[str], stop: threading.Event) -> li
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
-    return peaks
+    try:
+        yield peaks
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_a_run_that_sets_caps_sets_the_daemons_caps_and_they_hold(daemon: Loopd, tmp_path: Path):
@@ -38,11 +47,9 @@ def test_a_run_that_sets_caps_sets_the_daemons_caps_and_they_hold(daemon: Loopd,
         daemon.create_run(ws, model="delay=0.3", reviewer=False) for ws in workspaces[1:]
     ]
     assert caps(daemon)["max_concurrency"] == 1  # defaults of later runs do not count
-    stop = threading.Event()
-    peaks = most_running(daemon, [r["id"] for r in runs], stop)
-    for run in runs:
-        daemon.wait_status(run["id"], "COMPLETED", timeout=90)
-    stop.set()
+    with most_running(daemon, [r["id"] for r in runs]) as peaks:
+        for run in runs:
+            daemon.wait_status(run["id"], "COMPLETED", timeout=90)
     assert max(peaks) == 1
     assert runs[0]["config"]["max_concurrency"] == 1
 
@@ -53,12 +60,12 @@ def test_the_per_workspace_cap_holds(daemon: Loopd, tmp_path: Path):
     a = daemon.create_run(shared, model="delay=0.3", reviewer=False, max_runs_per_workspace=1)
     b = daemon.create_run(shared, model="delay=0.3", reviewer=False)
     c = daemon.create_run(other, model="delay=0.3", reviewer=False)
-    stop = threading.Event()
-    same = most_running(daemon, [a["id"], b["id"]], stop)
-    both_workspaces = most_running(daemon, [a["id"], b["id"], c["id"]], stop)
-    for run in (a, b, c):
-        daemon.wait_status(run["id"], "COMPLETED", timeout=90)
-    stop.set()
+    with (
+        most_running(daemon, [a["id"], b["id"]]) as same,
+        most_running(daemon, [a["id"], b["id"], c["id"]]) as both_workspaces,
+    ):
+        for run in (a, b, c):
+            daemon.wait_status(run["id"], "COMPLETED", timeout=90)
     assert max(same) == 1
     assert max(both_workspaces) == 2  # the other workspace was not held back
 
