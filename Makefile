@@ -14,7 +14,7 @@ test:
 	.venv/bin/ruff check src tests bench scripts
 	.venv/bin/ruff format --check src tests bench scripts
 	.venv/bin/mypy
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n 2
 
 bench:
 	@scripts/setup.sh
