@@ -130,10 +130,19 @@ class Sweep:
             return True
 
     def begin(self, *, by_marker: bool = True) -> bool:
-        """Find and SIGTERM; True when anything was found. ``by_marker=False`` leaves the
-        marked processes to :meth:`finish` (reading every environment takes longer than
-        following the leaders' descendants, which must be done before the leaders die)."""
-        self._terminate(self._find(by_marker=by_marker))
+        """Find and SIGTERM; True when anything was found."""
+        return self.terminate(self.find(by_marker=by_marker))
+
+    def find(self, *, by_marker: bool = True) -> dict[int, int]:
+        """The targets now (pid -> start ticks), not yet signalled. ``by_marker=False``
+        leaves the marked processes to :meth:`finish` (reading every environment takes
+        longer than following the leaders' descendants, which must be done before the
+        leaders die)."""
+        return self._find(by_marker=by_marker)
+
+    def terminate(self, targets: dict[int, int]) -> bool:
+        """SIGTERM what :meth:`find` returned; True when this sweep has any target."""
+        self._terminate(targets)
         return bool(self.found)
 
     def finish(self) -> None:

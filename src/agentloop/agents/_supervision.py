@@ -118,14 +118,19 @@ class Supervision:
     def _stop(self, now: float) -> None:
         if self.term_at is None:
             self.term_at = now
-            # Sweep first: the leader's descendants are found through it while it lives.
-            self._sweep(now, from_leader=True)
+            # The leader's descendants are found through it while it lives, and signalled
+            # after it: an agent that saw its tool end before its own stop could take one
+            # more model turn, and act on it, after its step was stopped.
+            sweep = self._sweep_of(now, from_leader=True)
+            targets = sweep.find()
             self.group.signal(signal.SIGTERM)
+            if sweep.terminate(targets):
+                sweep.in_background()
 
-    def _sweep(self, since: float, *, from_leader: bool) -> None:
-        """SIGTERM what is in the group or carries its marker (and, ``from_leader``, what
-        descends from the live leader) now; SIGKILL what is left one grace period after
-        ``since``, from a background thread."""
+    def _sweep_of(self, since: float, *, from_leader: bool) -> Sweep:
+        """A sweep of what is in the group or carries its marker (and, ``from_leader``, what
+        descends from the live leader), whose SIGKILL comes one grace period after
+        ``since``."""
         group, handle = self.group, self.group.handle
         scope = Scope(
             (marker(GROUP_VAR, group.token),) if group.token else (),
@@ -134,9 +139,7 @@ class Supervision:
             since_pid=handle.pid,
             adopted_only=_subreaper.active(),
         )
-        sweep = Sweep(scope, since + group.grace_sec)
-        if sweep.begin():
-            sweep.in_background()
+        return Sweep(scope, since + group.grace_sec)
 
     def _wait(self, timeout: float) -> None:
         # poll, not select: a busy daemon's descriptors may exceed FD_SETSIZE.
@@ -202,7 +205,9 @@ class Supervision:
         # Stragglers: what is left in the group, or carries its marker, after the leader
         # exited (a stop's own sweep may have ended before the leader did).
         since = self.term_at if self.term_at is not None else time.monotonic()
-        self._sweep(since, from_leader=False)
+        stragglers = self._sweep_of(since, from_leader=False)
+        if stragglers.begin():
+            stragglers.in_background()
         if self.timed_out:
             return TIMEOUT_EXIT_CODE
         return 128 - returncode if returncode < 0 else returncode

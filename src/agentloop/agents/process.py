@@ -103,22 +103,37 @@ def kill_owner(owner: str | None, *, grace_sec: float | None = None) -> int:
     for event in events:
         event.set()
     graces = [group.grace_sec if grace_sec is None else grace_sec for group in groups]
+    sweep = _claimed_sweep(owner, groups, graces, grace_sec)
+    try:
+        # Found before the leaders die (their children re-parent), signalled after them: an
+        # agent that saw its tool end before its own stop could take one more model turn,
+        # and act on it, after its run was paused or cancelled.
+        targets = sweep.find(by_marker=False) if sweep is not None else {}
+        for group, grace in zip(groups, graces, strict=True):
+            group.cancel(grace)
+        if sweep is not None:
+            sweep.terminate(targets)
+    finally:
+        if sweep is not None:
+            sweep.in_background()
+    return len(groups)
+
+
+def _claimed_sweep(
+    owner: str | None, groups: list[LiveGroup], graces: list[float], grace_sec: float | None
+) -> Sweep | None:
+    """The sweep of what ``kill_owner`` takes along besides the groups; None when there is
+    nothing to look for, or the same stop's sweep is still running."""
     tokens = tuple(group.token for group in groups)
     markers = _escapees.owner_markers(owner) + tuple(marker(GROUP_VAR, token) for token in tokens)
-    if markers:
-        roots = tuple(group.handle.pid for group in groups)
-        scope = Scope(markers, roots=roots, spare=_escapees.spawned_from_now())
-        fallback = DEFAULT_GRACE_SEC if grace_sec is None else grace_sec
-        deadline = time.monotonic() + max(graces, default=fallback)
-        sweep = Sweep(scope, deadline, key=(owner, frozenset(tokens)))
-        if sweep.claim():
-            try:
-                sweep.begin(by_marker=False)  # before the leaders die: their children re-parent
-            finally:
-                sweep.in_background()
-    for group, grace in zip(groups, graces, strict=True):
-        group.cancel(grace)
-    return len(groups)
+    if not markers:
+        return None
+    roots = tuple(group.handle.pid for group in groups)
+    scope = Scope(markers, roots=roots, spare=_escapees.spawned_from_now())
+    fallback = DEFAULT_GRACE_SEC if grace_sec is None else grace_sec
+    deadline = time.monotonic() + max(graces, default=fallback)
+    sweep = Sweep(scope, deadline, key=(owner, frozenset(tokens)))
+    return sweep if sweep.claim() else None
 
 
 def kill_all(*, grace_sec: float | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
+from agentloop.agents import _proc
 from agentloop.agents.process import (
     ProcessHandle,
     ProcessResult,
@@ -116,6 +120,51 @@ def test_kill_owner_ends_setsid_escapees_deaf_to_sigterm_within_5s() -> None:
     result = bg.join()
     assert result.cancelled
     assert wait_dead(escaped, timeout=0.5)
+
+
+@pytest.mark.parametrize("stop", ["kill_owner", "cancel", "timeout"])
+def test_the_agent_is_stopped_before_the_tools_that_left_its_group(
+    monkeypatch: pytest.MonkeyPatch, stop: str
+) -> None:
+    """An agent that sees its tool end before its own stop may answer that: Claude Code,
+    paused while its Bash tool ran, sent the killed tool's result to the model (and could act
+    on the answer) before its SIGTERM came. Its group gets the first SIGTERM of a stop."""
+    sent: list[tuple[str, int]] = []  # (group | process, pgid | pid) of each SIGTERM
+    signal_group, signal_process = _proc.signal_group, _proc.signal_process
+
+    def record_group(pgid: int, sig: int) -> bool:
+        if sig == signal.SIGTERM:
+            sent.append(("group", pgid))
+        return signal_group(pgid, sig)
+
+    def record_process(pid: int, ticks: int, sig: int) -> bool:
+        if sig == signal.SIGTERM:
+            sent.append(("process", pid))
+        return signal_process(pid, ticks, sig)
+
+    monkeypatch.setattr(_proc, "signal_group", record_group)
+    monkeypatch.setattr(_proc, "signal_process", record_process)
+    owner = f"run-{uuid.uuid4().hex}"
+    cancel = threading.Event()
+    script = "setsid sleep 300 >/dev/null 2>&1 </dev/null & echo $!; sleep 300"
+    options: dict[str, object] = {"owner": owner, "env": tagged(LOOP_RUN_ID=owner)}
+    if stop == "cancel":
+        options["cancel"] = cancel
+    if stop == "timeout":
+        options["timeout_sec"] = 1.0
+    bg = Background(script, **options)
+    tool = int(bg.lines[0])
+    wait_marked("LOOP_RUN_ID", owner, 3)  # the leader, its sleep and the tool's
+    if stop == "kill_owner":
+        kill_owner(owner)
+    if stop == "cancel":
+        cancel.set()
+    result = bg.join()
+    assert result.timed_out if stop == "timeout" else result.cancelled
+    assert bg.handle is not None
+    assert sent and sent[0] == ("group", bg.handle.pgid), sent
+    assert ("process", tool) in sent
+    assert wait_unmarked("LOOP_RUN_ID", owner, timeout=5.0), marked("LOOP_RUN_ID", owner)
 
 
 def test_kill_owner_ends_escapees_that_hold_the_output_pipe() -> None:
