@@ -214,7 +214,8 @@ class Sweep:
         below = _descendants(tops, children)
         adoptable |= below  # started by a leader's tree, not by us
         found = {}
-        for pid in (members | below) - _groups.leader_pids() - {os.getpid()}:
+        targets = (members | below) - _groups.leader_pids() - {os.getpid()}
+        for pid in _ancestors_first(targets, stats):
             stat = stats[pid]
             if stat.state in ("Z", "X"):
                 continue
@@ -275,6 +276,20 @@ def _descendants(tops: Iterable[int], children: dict[int, list[int]]) -> set[int
             seen.add(pid)
             stack.extend(children.get(pid, ()))
     return seen
+
+
+def _ancestors_first(pids: Iterable[int], stats: dict[int, _proc.Stat]) -> list[int]:
+    """``pids``, each after its ancestors: an agent is signalled before its tools, so it
+    never sees a tool end before its own stop (it could answer that with another model
+    turn). Pid order says nothing once the counter wrapped around."""
+
+    def depth(pid: int) -> int:
+        seen = {pid}
+        while (pid := stats[pid].ppid) in stats and pid not in seen:
+            seen.add(pid)
+        return len(seen)
+
+    return sorted(pids, key=depth)
 
 
 def wait_finished(timeout_sec: float) -> bool:

@@ -88,9 +88,11 @@ class Supervision:
     def loop(self) -> None:
         while True:
             now = time.monotonic()
-            self._enforce(now)
+            # The exit first: a stop asked for before the leader was seen to exit counts
+            # (its SIGTERM may be what ended it).
             if not self.leader_exited:
                 self.leader_exited = _proc.has_exited(self.proc.pid)
+            self._enforce(now)
             if self.leader_exited and not self.readers:
                 return
             if self.leader_exited and self.term_at is None:

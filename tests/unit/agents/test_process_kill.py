@@ -10,7 +10,9 @@ import sys
 import threading
 import time
 
-from agentloop.agents import process
+import pytest
+
+from agentloop.agents import _proc, process
 from agentloop.agents.process import (
     ProcessResult,
     kill_all,
@@ -126,6 +128,34 @@ def test_kill_all_stops_groups_of_every_owner() -> None:
     assert kill_all(grace_sec=0.5) == 2
     assert a.join().cancelled and b.join().cancelled
     assert wait_dead([a.grandchild, b.grandchild])
+
+
+def test_a_stop_that_ended_the_leader_counts_whenever_the_loop_saw_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seen under load: kill_all's group came back as a plain SIGTERM exit, not cancelled.
+    The supervision loop had looked at its cancel events, then the stop came and ended the
+    leader, then the loop saw the exit. Here the stop comes at exactly that point."""
+    armed, stopped = threading.Event(), threading.Event()
+    has_exited = _proc.has_exited
+
+    def stop_then_look(pid: int) -> bool:
+        if armed.is_set() and not stopped.is_set():
+            stopped.set()
+            kill_owner("run-late")
+            deadline = time.monotonic() + 5
+            while not has_exited(pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return has_exited(pid)
+
+    monkeypatch.setattr(_proc, "has_exited", stop_then_look)
+    bg = Background(FAMILY, owner="run-late")
+    armed.set()
+    result = bg.join()
+    assert stopped.is_set()
+    assert result.exit_code == 128 + signal.SIGTERM
+    assert result.cancelled and not result.timed_out
+    assert wait_dead([bg.grandchild])
 
 
 def test_cancel_event_stops_the_group() -> None:

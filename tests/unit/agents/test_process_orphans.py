@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from agentloop.agents import _proc
+from agentloop.agents._escapees import Scope, Sweep
 from agentloop.agents.process import (
     ProcessHandle,
     ProcessResult,
@@ -165,6 +166,19 @@ def test_the_agent_is_stopped_before_the_tools_that_left_its_group(
     assert sent and sent[0] == ("group", bg.handle.pgid), sent
     assert ("process", tool) in sent
     assert wait_unmarked("LOOP_RUN_ID", owner, timeout=5.0), marked("LOOP_RUN_ID", owner)
+
+
+def test_a_sweep_signals_each_process_after_its_ancestors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a daemon kill -9, codex's native binary (its npm wrapper's child) lives on with
+    its tool; the restart's sweep SIGTERMed the tool first, and codex sent the tool's end to
+    the model before its own SIGTERM came. Pids say nothing of ancestry once the counter
+    wrapped around: here the tool and its child have lower pids than the agent."""
+    leader, agent, tool, tools_child = 5_000_010, 5_000_020, 5_000_003, 5_000_001
+    parents = {leader: 1, agent: leader, tool: agent, tools_child: tool}
+    stats = {pid: _proc.Stat("S", ppid, pid, pid, pid) for pid, ppid in parents.items()}
+    monkeypatch.setattr(_proc, "table", lambda since_pid=None: stats)
+    sweep = Sweep(Scope(roots=(leader,)), time.monotonic())
+    assert list(sweep.find(by_marker=False)) == [agent, tool, tools_child]
 
 
 def test_kill_owner_ends_escapees_that_hold_the_output_pipe() -> None:
