@@ -16,6 +16,10 @@ VERIFY = "test -f task-number-1.txt"
 
 OUR_RETRIES = ("transient:", "crash:", "timeout:")
 
+# A run that ends FAILED asks its agent for a postmortem: a test that counts the step's
+# model requests after the failure would race that request.
+WITHOUT_POSTMORTEM: dict[str, Any] = {"postmortem": False}
+
 
 def agent_retries(daemon: Loopd, run_id: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The AGENT_RETRY events: (the payloads of the CLI retrying its API on its own, the

@@ -18,7 +18,12 @@ from integration.loopd import Loopd, make_workspace
 from realcli import anthropic
 from realcli.anthropic import AnthropicProtocol, claude_env
 from realcli.clis import cli_binary
-from realcli.e2e import agent_retries, check_completed_run, run_to_completion
+from realcli.e2e import (
+    WITHOUT_POSTMORTEM,
+    agent_retries,
+    check_completed_run,
+    run_to_completion,
+)
 from realcli.server import MockServer
 
 THROTTLE = (
@@ -175,7 +180,9 @@ def test_an_invalid_api_key_fails_the_run_at_once(
     daemon = claude_loopd()
     anthropic_api.fail(anthropic.invalid_api_key(), times=100)
     started = time.monotonic()
-    run = start_run(daemon, small, agent_retries=2, agent_retry_backoff_sec=0.01)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, agent_retries=2, agent_retry_backoff_sec=0.01
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     seconds = time.monotonic() - started
     print(f"claude 401: {seconds:.1f} s")

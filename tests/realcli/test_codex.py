@@ -14,7 +14,12 @@ import pytest
 
 from integration.loopd import Loopd
 from realcli import openai_responses as openai
-from realcli.e2e import agent_retries, check_completed_run, run_to_completion
+from realcli.e2e import (
+    WITHOUT_POSTMORTEM,
+    agent_retries,
+    check_completed_run,
+    run_to_completion,
+)
 from realcli.openai_responses import ResponsesProtocol, codex_env
 from realcli.server import MockServer
 
@@ -84,7 +89,9 @@ def test_an_invalid_api_key_fails_the_run_at_once(
     daemon = codex_loopd()
     responses.fail(openai.invalid_api_key(), times=100)
     started = time.monotonic()
-    run = start_run(daemon, small, agent_retries=2, agent_retry_backoff_sec=0.01)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, agent_retries=2, agent_retry_backoff_sec=0.01
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     seconds = time.monotonic() - started
     print(f"codex 401: {seconds:.1f} s")
@@ -123,7 +130,9 @@ def test_insufficient_quota_fails_the_run(
 ) -> None:
     daemon = codex_loopd()
     responses.fail(openai.insufficient_quota(), times=100)
-    run = start_run(daemon, small, agent_retries=2, agent_retry_backoff_sec=0.01)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, agent_retries=2, agent_retry_backoff_sec=0.01
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     assert done["reason"] == "Quota exceeded. Check your plan and billing details."
     assert retries_of(daemon, run["id"]) == ([], [])
@@ -173,7 +182,9 @@ def test_high_demand_that_never_clears_fails_as_transient_never_permanent(
 ) -> None:
     daemon = codex_loopd(retries=0)  # codex gives up at once: 1 request per run
     responses.fail(openai.server_error(), times=100)
-    run = start_run(daemon, small, agent_retries=0, agent_retry_backoff_sec=0.01)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, agent_retries=0, agent_retry_backoff_sec=0.01
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     assert done["reason"] == f"agent_transient: {HIGH_DEMAND}"
     _cli, ours = retries_of(daemon, run["id"])

@@ -13,7 +13,12 @@ import pytest
 
 from integration.loopd import Loopd
 from realcli import gemini_api as gemini
-from realcli.e2e import agent_retries, check_completed_run, run_to_completion
+from realcli.e2e import (
+    WITHOUT_POSTMORTEM,
+    agent_retries,
+    check_completed_run,
+    run_to_completion,
+)
 from realcli.gemini_api import GeminiProtocol, gemini_env, is_utility_request, model_of
 from realcli.server import MockServer
 
@@ -121,7 +126,9 @@ def test_an_invalid_api_key_fails_the_run_at_once(
 ) -> None:
     daemon = gemini_loopd()
     api.fail(gemini.invalid_api_key(), times=100)
-    run = start_run(daemon, small, agent_retries=2, agent_retry_backoff_sec=0.01)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, agent_retries=2, agent_retry_backoff_sec=0.01
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     assert done["reason"].startswith("[API Error: "), done["reason"]
     assert "API key not valid. Please pass a valid API key." in done["reason"]
@@ -135,7 +142,9 @@ def test_an_unknown_model_fails_the_run_at_once(
 ) -> None:
     daemon = gemini_loopd()
     api.fail(gemini.model_not_found("gemini-9-ultra"), times=100)
-    run = start_run(daemon, small, gemini_model="gemini-9-ultra", agent_retries=2)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, gemini_model="gemini-9-ultra", agent_retries=2
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     assert done["reason"].startswith("[API Error: models/gemini-9-ultra is not found")
     assert agent_retries(daemon, run["id"]) == ([], [])

@@ -15,7 +15,12 @@ import pytest
 from integration.loopd import Loopd, git, make_workspace
 from realcli import openai_chat as openai
 from realcli.brain import COMPLETION_TOKEN
-from realcli.e2e import agent_retries, check_completed_run, run_to_completion
+from realcli.e2e import (
+    WITHOUT_POSTMORTEM,
+    agent_retries,
+    check_completed_run,
+    run_to_completion,
+)
 from realcli.openai_chat import ChatProtocol, is_title_request, opencode_env
 from realcli.server import Fault, MockServer, Recorded
 
@@ -156,7 +161,9 @@ def test_an_invalid_api_key_fails_the_run_at_once_with_the_providers_message(
     daemon = opencode_loopd()
     chat.fail(openai.invalid_api_key(), times=100)
     started = time.monotonic()
-    run = start_run(daemon, small, agent_retries=2, agent_retry_backoff_sec=0.01)
+    run = start_run(
+        daemon, small, **WITHOUT_POSTMORTEM, agent_retries=2, agent_retry_backoff_sec=0.01
+    )
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     print(f"opencode 401: {time.monotonic() - started:.1f} s")
     assert done["reason"] == openai.invalid_api_key().body["error"]["message"]
@@ -219,7 +226,7 @@ def test_an_exhausted_quota_ends_opencode_at_once_as_permanent(
     daemon = opencode_loopd()
     chat.fail(openai.insufficient_quota(), times=100)
     started = time.monotonic()
-    run = start_run(daemon, small, agent_retries=2, agent_timeout_sec=120)
+    run = start_run(daemon, small, **WITHOUT_POSTMORTEM, agent_retries=2, agent_timeout_sec=120)
     done = daemon.wait_status(run["id"], "FAILED", timeout=60)
     print(f"opencode insufficient_quota: {time.monotonic() - started:.1f} s")
     message = openai.insufficient_quota().body["error"]["message"]
