@@ -133,13 +133,6 @@ class Sweep:
         """Find and SIGTERM; True when anything was found."""
         return self.terminate(self.find(by_marker=by_marker))
 
-    def find(self, *, by_marker: bool = True) -> dict[int, int]:
-        """The targets now (pid -> start ticks), not yet signalled. ``by_marker=False``
-        leaves the marked processes to :meth:`finish` (reading every environment takes
-        longer than following the leaders' descendants, which must be done before the
-        leaders die)."""
-        return self._find(by_marker=by_marker)
-
     def terminate(self, targets: dict[int, int]) -> bool:
         """SIGTERM what :meth:`find` returned; True when this sweep has any target."""
         self._terminate(targets)
@@ -174,7 +167,7 @@ class Sweep:
         while (now := time.monotonic()) < self.deadline:
             alive = any(_proc.is_same_live(pid, ticks) for pid, ticks in self.found.items())
             if not alive or now - last_scan >= _RESCAN_SEC:
-                fresh = self._terminate(self._find())
+                fresh = self._terminate(self.find())
                 last_scan = now
                 if not alive and not fresh:
                     return
@@ -183,7 +176,7 @@ class Sweep:
     def _kill_remaining(self) -> None:
         give_up = time.monotonic() + _KILL_WAIT_SEC
         while True:
-            targets = self._find()
+            targets = self.find()
             targets.update(
                 (pid, ticks) for pid, ticks in self.found.items() if _proc.is_same_live(pid, ticks)
             )
@@ -201,8 +194,11 @@ class Sweep:
             _proc.signal_process(pid, ticks, signal.SIGTERM)
         return fresh
 
-    def _find(self, *, by_marker: bool = True) -> dict[int, int]:
-        """The live targets now: pid -> start ticks."""
+    def find(self, *, by_marker: bool = True) -> dict[int, int]:
+        """The live targets now (pid -> start ticks, each after its ancestors), not yet
+        signalled. ``by_marker=False`` leaves the marked processes to :meth:`finish`
+        (reading every environment takes longer than following the leaders' descendants,
+        which must be done before the leaders die)."""
         stats = _proc.table(self.scope.since_pid)
         children: dict[int, list[int]] = {}
         for pid, stat in stats.items():
