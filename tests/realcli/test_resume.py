@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,14 +118,19 @@ def interrupted_run(setup: Setup, workspace: Path) -> tuple[str, str, int]:
     config = {"reviewer": False, "run_naming_mode": "spec_slug", **CLIS[setup.agent].config}
     run_id = str(daemon.create_run(workspace, agent=setup.agent, **config)["id"])
 
-    def tool_started() -> bool:
+    def worktree_and_session() -> tuple[Path, str] | None:
         worktree = (daemon.run(run_id)["worktree"] or {}).get("worktree_path")
-        return bool(worktree) and (Path(worktree) / "tool-started").exists()
+        steps = implementation_steps(daemon, run_id)
+        session = steps[0]["session_id"] if steps else None
+        return (Path(worktree), str(session)) if worktree and session else None
 
-    daemon.wait_for(tool_started, timeout=120, what=f"{setup.agent}'s tool to start")
-    session = daemon.wait_for(
-        lambda: implementation_steps(daemon, run_id)[0]["session_id"], what="its session"
-    )
+    worktree, session = daemon.wait_for(worktree_and_session, timeout=120, what="its session")
+    # The interruption comes as soon as the tool runs, before the CLI may have saved its last
+    # turns (Claude Code often had not, then): a crash must still let it save them.
+    deadline = time.monotonic() + 120
+    while not (worktree / "tool-started").exists():
+        assert time.monotonic() < deadline, f"{setup.agent}'s tool did not start"
+        time.sleep(0.002)
     return run_id, str(session), len(setup.server.model_requests())
 
 

@@ -1,8 +1,12 @@
 """The one supervised-subprocess helper: every agent CLI and verify command starts here.
 
 A child runs in its own session and process group, with a parent-death signal
-(``PR_SET_PDEATHSIG`` = SIGKILL) so it dies with the thread that spawned it. The signal is
-armed by ``setpriv --pdeathsig KILL`` exec'ing the command, so the daemon can spawn with
+(``PR_SET_PDEATHSIG`` = SIGTERM) so it ends with the thread that spawned it. SIGTERM, not
+SIGKILL: an agent CLI writes its session file lazily (Claude Code had none of the last turns
+on disk most times it was SIGKILLed just after a tool started) and saves it on SIGTERM, so
+after a daemon crash the restart resumes the whole conversation (SPEC 18). What ignores
+SIGTERM outlives the daemon until the restart, whose sweep ends it. The signal is
+armed by ``setpriv --pdeathsig TERM`` exec'ing the command, so the daemon can spawn with
 vfork: a ``preexec_fn`` forces a full fork of the daemon, which cost 16-25 ms per command
 (every git call, agent and verify command) against about 1.5 ms this way. setpriv arms it
 about a millisecond after the spawn: a daemon that dies within that millisecond leaves the
@@ -210,20 +214,20 @@ _prctl = _load_prctl()  # resolved once, so the child only calls it between fork
 def _child_setup(parent_pid: int) -> Callable[[], None]:
     def setup() -> None:
         if _prctl is not None:
-            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before the signal was armed
-            os._exit(128 + signal.SIGKILL)
+            os._exit(128 + signal.SIGTERM)
 
     return setup
 
 
 @functools.cache
 def _pdeathsig_prefix() -> tuple[str, ...] | None:
-    """``setpriv --pdeathsig KILL --`` (util-linux >= 2.33), or None where it is missing."""
+    """``setpriv --pdeathsig TERM --`` (util-linux >= 2.33), or None where it is missing."""
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         return None
-    prefix = (setpriv, "--pdeathsig", "KILL", "--")
+    prefix = (setpriv, "--pdeathsig", "TERM", "--")
     try:
         probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -207,27 +209,33 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def test_parent_death_signal_fires_when_the_spawning_thread_exits() -> None:
+def _spawned_by_a_thread_that_ends(
+    argv: list[str], ready: Callable[[subprocess.Popen[bytes]], bool]
+) -> subprocess.Popen[bytes]:
+    """Spawn ``argv`` from a thread that ends once ``ready(child)`` holds (or after 5 s)."""
     spawned: list[subprocess.Popen[bytes]] = []
 
     def spawn() -> None:
-        child = process._spawn(
-            ["sleep", "1000"], cwd=None, env=None, stdin_piped=False, merge_stderr=True
-        )
+        child = process._spawn(argv, cwd=None, env=None, stdin_piped=False, merge_stderr=True)
         spawned.append(child)
-        # The signal is armed by the time the command itself runs (setpriv arms it, then
-        # execs): a spawning thread that ends sooner than that (about a millisecond) is the
-        # daemon dying at spawn time, which the restart's stale-group kill covers instead.
         deadline = time.monotonic() + 5
-        while _comm(child.pid) != "sleep" and time.monotonic() < deadline:
+        while not ready(child) and time.monotonic() < deadline:
             time.sleep(0.001)
 
     thread = threading.Thread(target=spawn)
     thread.start()
     thread.join()
-    (child,) = spawned
+    return spawned[0]
+
+
+def _read_line(child: subprocess.Popen[bytes]) -> bytes:
+    assert child.stdout is not None
+    return child.stdout.readline()
+
+
+def _reaped(child: subprocess.Popen[bytes]) -> int:
     try:
-        assert child.wait(timeout=5) == -signal.SIGKILL
+        return child.wait(timeout=5)
     finally:
         if child.poll() is None:
             child.kill()
@@ -235,6 +243,36 @@ def test_parent_death_signal_fires_when_the_spawning_thread_exits() -> None:
         for pipe in (child.stdout, child.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_parent_death_signal_fires_when_the_spawning_thread_exits() -> None:
+    # The signal is armed by the time the command itself runs (setpriv arms it, then execs):
+    # a spawning thread that ends sooner than that (about a millisecond) is the daemon dying
+    # at spawn time, which the restart's stale-group kill covers instead.
+    child = _spawned_by_a_thread_that_ends(
+        ["sleep", "1000"], lambda child: _comm(child.pid) == "sleep"
+    )
+    assert _reaped(child) == -signal.SIGTERM
+
+
+def test_a_child_whose_parent_died_gets_to_save_its_work(tmp_path: Path) -> None:
+    """An agent CLI writes its session file lazily and saves it on SIGTERM: a daemon crash
+    must give it that chance, or the restart resumes a conversation missing its last turns."""
+    saved = tmp_path / "saved"
+    program = (
+        "import pathlib, signal, sys, time\n"
+        "def save(*_):\n"
+        f"    pathlib.Path({str(saved)!r}).write_text('session')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, save)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    child = _spawned_by_a_thread_that_ends(
+        [sys.executable, "-c", program], lambda child: _read_line(child) == b"ready\n"
+    )
+    assert _reaped(child) == 0
+    assert saved.read_text() == "session"
 
 
 _DAEMON = """
