@@ -292,23 +292,25 @@ def status(runtime: Runtime, run: Run) -> dict[str, Any]:
     and (the reference's) ``analysis_dir`` and ``artifacts: [{path, exists}]``."""
     ctx = RunContext.load(runtime, run.id, step_key=0)
     path = RunFiles(ctx).path(POSTMORTEM_FILE)
-    text = _read(path)
-    directory, listed = analysis_files(runtime, run)
-    answer: dict[str, Any] = {"status": "none", "path": str(path), "text": text, "reason": None}
-    answer["analysis_dir"] = str(directory)
-    answer["artifacts"] = [{"path": str(p), "exists": p.exists()} for p in listed]
+    answer: dict[str, Any] = {"status": "none", "path": str(path), "reason": None}
     if _active_workflows(run.id):
         answer["status"] = "running"
-        return answer
-    start, end = _last_postmortem_events(ctx.store.events_after(run.id))
-    if end is not None:
-        answer["status"] = str(end.payload.get("status") or "done")
-        answer["reason"] = end.payload.get("reason")
-    elif start is not None:
-        answer["status"] = "failed"
-        answer["reason"] = "interrupted"
-    elif text is not None:
+    else:
+        start, end = _last_postmortem_events(ctx.store.events_after(run.id))
+        if end is not None:
+            answer["status"] = str(end.payload.get("status") or "done")
+            answer["reason"] = end.payload.get("reason")
+        elif start is not None:
+            answer["status"] = "failed"
+            answer["reason"] = "interrupted"
+    # Read after the status: a postmortem writes its file before its end event, so one that
+    # ends while this runs is never reported done without its text.
+    answer["text"] = _read(path)
+    if answer["status"] == "none" and answer["text"] is not None:
         answer["status"] = "done"
+    directory, listed = analysis_files(runtime, run)
+    answer["analysis_dir"] = str(directory)
+    answer["artifacts"] = [{"path": str(p), "exists": p.exists()} for p in listed]
     return answer
 
 
