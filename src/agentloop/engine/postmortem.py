@@ -277,7 +277,10 @@ def write_prompt(runtime: Runtime, run_id: str) -> Path:
 
 def analysis_files(runtime: Runtime, run: Run) -> tuple[Path, list[Path]]:
     """The run's analysis dir and its files: the postmortem's two, then any other."""
-    files = RunFiles(RunContext.load(runtime, run.id, step_key=0))
+    return _analysis_files(RunFiles(RunContext.load(runtime, run.id, step_key=0)))
+
+
+def _analysis_files(files: RunFiles) -> tuple[Path, list[Path]]:
     own = [files.path(POSTMORTEM_FILE), files.path(PROMPT_FILE)]
     directory = own[0].parent
     try:
@@ -291,7 +294,8 @@ def status(runtime: Runtime, run: Run) -> dict[str, Any]:
     """``{status: none|running|done|failed, path, text, reason}`` of the run's postmortem,
     and (the reference's) ``analysis_dir`` and ``artifacts: [{path, exists}]``."""
     ctx = RunContext.load(runtime, run.id, step_key=0)
-    path = RunFiles(ctx).path(POSTMORTEM_FILE)
+    files = RunFiles(ctx)
+    path = files.path(POSTMORTEM_FILE)
     answer: dict[str, Any] = {"status": "none", "path": str(path), "reason": None}
     if _active_workflows(run.id):
         answer["status"] = "running"
@@ -308,7 +312,7 @@ def status(runtime: Runtime, run: Run) -> dict[str, Any]:
     answer["text"] = _read(path)
     if answer["status"] == "none" and answer["text"] is not None:
         answer["status"] = "done"
-    directory, listed = analysis_files(runtime, run)
+    directory, listed = _analysis_files(files)
     answer["analysis_dir"] = str(directory)
     answer["artifacts"] = [{"path": str(p), "exists": p.exists()} for p in listed]
     return answer
