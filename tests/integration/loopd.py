@@ -158,13 +158,15 @@ class Loopd:
             time.sleep(0.1)
         raise AssertionError(f"run still {run.get('status')} after {timeout}s:\n{self.log_text()}")
 
-    def wait_for(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    def wait_for(
+        self, predicate: Any, timeout: float = 30.0, what: str = "condition", every: float = 0.1
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
-            time.sleep(0.1)
+            time.sleep(every)
         raise AssertionError(f"timed out waiting for {what}:\n{self.log_text()}")
 
     def events(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,10 +126,12 @@ def interrupted_run(setup: Setup, workspace: Path) -> tuple[str, str, int]:
     worktree, session = daemon.wait_for(worktree_and_session, timeout=120, what="its session")
     # The interruption comes as soon as the tool runs, before the CLI may have saved its last
     # turns (Claude Code often had not, then): a crash must still let it save them.
-    deadline = time.monotonic() + 120
-    while not (worktree / "tool-started").exists():
-        assert time.monotonic() < deadline, f"{setup.agent}'s tool did not start"
-        time.sleep(0.002)
+    daemon.wait_for(
+        (worktree / "tool-started").exists,
+        timeout=120,
+        what=f"{setup.agent}'s tool to start",
+        every=0.002,
+    )
     return run_id, str(session), len(setup.server.model_requests())
 
 
