@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ if _TESTS not in sys.path:
 
 from agentloop.agents import _proc  # noqa: E402
 from agentloop.agents.base import AgentRequest  # noqa: E402
+from agentloop.agents.process import ProcessHandle, ProcessResult, run_process  # noqa: E402
 from standins import FIXTURES_DIR, STANDINS_DIR, standin_env  # noqa: E402
 
 __all__ = ["FIXTURES_DIR", "STANDINS_DIR", "standin_env"]
@@ -104,3 +106,45 @@ def make_repo(root: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
     return root
+
+
+class Background:
+    """run_process of ``sh -c script`` in a thread, started once the script printed a line
+    (the scripts print a grandchild's pid, or just that they started)."""
+
+    def __init__(self, script: str, **kwargs: object) -> None:
+        self.lines: list[str] = []
+        self.first = threading.Event()
+        self.result: ProcessResult | None = None
+        self.handle: ProcessHandle | None = None
+
+        def on_line(line: str) -> None:
+            self.lines.append(line)
+            self.first.set()
+
+        def on_start(handle: ProcessHandle) -> None:
+            self.handle = handle
+
+        def target() -> None:
+            self.result = run_process(
+                ["sh", "-c", script], on_line=on_line, on_start=on_start, **kwargs
+            )
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+        assert self.first.wait(5), "child never printed"
+
+    @property
+    def leader(self) -> int:
+        assert self.handle is not None
+        return self.handle.pid
+
+    @property
+    def grandchild(self) -> int:
+        return int(self.lines[0])
+
+    def join(self, timeout: float = 6.0) -> ProcessResult:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "run_process did not return"
+        assert self.result is not None
+        return self.result

@@ -16,7 +16,6 @@ import pytest
 
 from agentloop.agents import _proc, process
 from agentloop.agents.process import (
-    ProcessResult,
     kill_all,
     kill_owner,
     kill_stale_group,
@@ -25,48 +24,12 @@ from agentloop.agents.process import (
     watch_owner,
 )
 
-from .support import alive, wait_dead
+from .support import Background, alive, wait_dead
 
 # A leader that starts a background grandchild (printing its pid) and then waits.
 FAMILY = "sleep 1000 & echo $!; sleep 1000"
 # The same family, deaf to SIGTERM (ignored signals stay ignored across fork and exec).
 DEAF_FAMILY = "trap '' TERM; sleep 1000 & echo $!; while :; do sleep 0.05; done"
-
-
-class Background:
-    """run_process in a thread, with the grandchild pid read from the first line."""
-
-    def __init__(self, script: str, **kwargs: object) -> None:
-        self.lines: list[str] = []
-        self.first = threading.Event()
-        self.result: ProcessResult | None = None
-        self.leader = 0
-
-        def on_line(line: str) -> None:
-            self.lines.append(line)
-            self.first.set()
-
-        def on_start(handle: process.ProcessHandle) -> None:
-            self.leader = handle.pid
-
-        def target() -> None:
-            self.result = run_process(
-                ["sh", "-c", script], on_line=on_line, on_start=on_start, **kwargs
-            )
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        assert self.first.wait(5), "child never printed"
-
-    @property
-    def grandchild(self) -> int:
-        return int(self.lines[0])
-
-    def join(self, timeout: float = 5.0) -> ProcessResult:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "run_process did not return"
-        assert self.result is not None
-        return self.result
 
 
 def test_timeout_kills_the_whole_group_grandchildren_included() -> None:

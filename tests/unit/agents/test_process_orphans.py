@@ -20,8 +20,6 @@ import pytest
 from agentloop.agents import _proc
 from agentloop.agents._escapees import Scope, Sweep
 from agentloop.agents.process import (
-    ProcessHandle,
-    ProcessResult,
     kill_all,
     kill_owner,
     kill_stale_group,
@@ -30,7 +28,7 @@ from agentloop.agents.process import (
 )
 from integration.loopd import processes_with_env
 
-from .support import alive, wait_dead
+from .support import Background, alive, wait_dead
 
 # Tools in sessions of their own: one deaf to SIGTERM (ignored signals stay ignored across
 # fork and exec, so its sleep is deaf too), one plain. Their output goes elsewhere, as a
@@ -68,38 +66,6 @@ def wait_marked(key: str, value: str, count: int, timeout: float = 5.0) -> list[
             return pids
         time.sleep(0.02)
     raise AssertionError(f"only {marked(key, value)} carry {key}={value}")
-
-
-class Background:
-    """run_process of ``sh -c script`` in a thread, started once it printed a line."""
-
-    def __init__(self, script: str, **kwargs: object) -> None:
-        self.lines: list[str] = []
-        self.first = threading.Event()
-        self.result: ProcessResult | None = None
-        self.handle: ProcessHandle | None = None
-
-        def on_line(line: str) -> None:
-            self.lines.append(line)
-            self.first.set()
-
-        def on_start(handle: ProcessHandle) -> None:
-            self.handle = handle
-
-        def target() -> None:
-            self.result = run_process(
-                ["sh", "-c", script], on_line=on_line, on_start=on_start, **kwargs
-            )
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        assert self.first.wait(5), "child never printed"
-
-    def join(self, timeout: float = 6.0) -> ProcessResult:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "run_process did not return"
-        assert self.result is not None
-        return self.result
 
 
 def tagged(**env: str) -> dict[str, str]:
