@@ -134,6 +134,32 @@ def test_watchdog_exhausted_fail_fails_with_the_signal(daemon: Loopd, workspace:
     assert done["iteration"] == 3
 
 
+def test_an_iteration_undoing_an_earlier_ones_commit_is_circular(daemon: Loopd, workspace: Path):
+    """circular_diff from real commits (SPEC 6): iteration 1 adds a line, iteration 2
+    removes it again; neither ticks a task, so with no rewrites allowed the run fails on the
+    signal at iteration 2."""
+    flip = (
+        'if [ -s flip.txt ]; then : > flip.txt; else echo "the same line" > flip.txt; fi; '
+        "git add flip.txt && git commit -qm flip && echo 'Completed nothing. 3 tasks remain.'"
+    )
+    run = daemon.create_run(
+        workspace,
+        agent="command",
+        agent_cmd=flip,
+        reviewer=False,
+        postmortem=False,  # the flipping agent is no analyst
+        watchdog_max_rewrites=0,
+        watchdog_exhausted="fail",
+    )
+    done = daemon.wait_status(run["id"], "FAILED", timeout=60)
+    assert (done["reason"], done["iteration"]) == ("circular_diff", 2)
+    signals = [
+        e["payload"] for e in daemon.events(run["id"]) if e["event_type"] == "WATCHDOG_SIGNAL"
+    ]
+    circular = [s for s in signals if s["signal"] == "circular_diff"]
+    assert len(circular) == 1 and "undid 1 change" in circular[0]["detail"], signals
+
+
 def test_no_progress_escalates_to_the_fallback_agent(daemon: Loopd, workspace: Path):
     run = daemon.create_run(
         workspace,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from agentloop.store.notes import Notes
 from agentloop.store.sessions import Sessions
 from agentloop.vcs.escape import changed_since, snapshot_primary
 from agentloop.vcs.head import head_sha
-from agentloop.vcs.hunks import hunk_digests
+from agentloop.vcs.hunks import HunkDigests, hunk_digests
 
 RUNNER_NOTES = "runner-notes.txt"
 _TASK_NAMED = re.compile(
@@ -50,8 +50,8 @@ _ROOT_REFUSAL = "cannot be used with root/sudo privileges"
 _ROOT_HINT = (
     "loopd runs as root: set IS_SANDBOX=1 in loopd's environment, or run loopd as a normal user"
 )
-# Shared by every run: starting a thread per step cost more than the check it ran.
-_ESCAPE_CHECKS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="escape-check")
+# Shared by every run: starting a thread per step cost more than the git call it ran.
+_GIT_READS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="step-git-read")
 
 
 @dataclass
@@ -63,6 +63,8 @@ class AgentRun:
     agent_ms: float
     artifacts: list[dict[str, Any]]
     note_ids: tuple[str, ...] = ()  # the user's notes this step's prompt carried
+    head: str | None = None  # the worktree's HEAD once the agent ended
+    hunks: Future[HunkDigests] | None = None  # what an implementation step's commits changed
 
 
 def implementation(ctx: RunContext, iteration: int) -> StepOutcome:
@@ -152,6 +154,8 @@ def _run_agent(
         sink.close()
         raise
     agent_ms = (time.perf_counter() - agent_started) * 1000
+    head = head_sha(worktree)
+    hunks = _read_hunks(ctx, phase, iteration, head)
     plan_path = worktree_plan_path(ctx)
     plan = read_plan(plan_path) if plan_path.exists() else None
     escaped: list[str] = []
@@ -161,14 +165,32 @@ def _run_agent(
         artifacts = sink.close(index_now=False)
     else:
         # `git status` of the user's checkout runs while the logs are closed.
-        escape_check = _ESCAPE_CHECKS.submit(changed_since, snapshot)
+        escape_check = _GIT_READS.submit(changed_since, snapshot)
         artifacts = sink.close(index_now=False)
         escaped = escape_check.result()
     if not escaped:
         # Unchanged: it is also the state before the run's next agent step. Only our own
         # quick bookkeeping runs in between.
         ctx.runtime.primary_snapshots[ctx.run_id] = snapshot
-    return AgentRun(handle, result, plan, escaped, agent_ms, artifacts, note_ids)
+    return AgentRun(handle, result, plan, escaped, agent_ms, artifacts, note_ids, head, hunks)
+
+
+def _read_hunks(
+    ctx: RunContext, phase: Phase, iteration: int, head: str | None
+) -> Future[HunkDigests] | None:
+    """``git diff`` of what the implementation step committed (circular_diff reads its hunks),
+    started at once so that it runs while the step's logs close and the user's checkout is
+    checked; None when the step committed nothing."""
+    if phase is not Phase.IMPLEMENTATION or ctx.worktree is None:
+        return None
+    record = ctx.state.record(iteration)
+    before = record.head  # set when this step ran before: its own earlier end
+    if before is None:
+        before = ctx.state.history[-2].head if len(ctx.state.history) > 1 else None
+    before = before or ctx.state.start_head
+    if not before or not head or head == before:
+        return None
+    return _GIT_READS.submit(hunk_digests, ctx.worktree, before, head)
 
 
 def _attempt(
@@ -270,10 +292,9 @@ def _finish_agent_step(
     result = ran.result
     record = ctx.state.record(iteration)
     worktree = ctx.worktree
-    head_before = record.head
-    record.head = head_sha(worktree) if worktree else None
+    record.head = ran.head
     record.plan_digest = _plan_digest(ctx)
-    _note_progress(ctx, record, ran, head_before)
+    _note_progress(ctx, record, ran)
     if ran.escaped:
         record.escaped_paths = sorted(set(record.escaped_paths) | set(ran.escaped))
         ctx.state.pending_notes = [
@@ -322,22 +343,15 @@ def _finish_agent_step(
     return outcome
 
 
-def _note_progress(
-    ctx: RunContext, record: IterationRecord, ran: AgentRun, head_before: str | None
-) -> None:
+def _note_progress(ctx: RunContext, record: IterationRecord, ran: AgentRun) -> None:
     """What the watchdog's progress rule and circular_diff read: done counts before and
     after, and the hunks an implementation step's commits added and removed."""
     if record.done_before is None:
         record.done_before = ctx.run.tasks_done  # as the previous step left it
     if ran.plan is not None:
         record.tasks_done = ran.plan.tasks_done
-    if ran.handle.phase is not Phase.IMPLEMENTATION or ctx.worktree is None:
-        return
-    if head_before is None:
-        head_before = ctx.state.history[-2].head if len(ctx.state.history) > 1 else None
-    head_before = head_before or ctx.state.start_head
-    if head_before and record.head and record.head != head_before:
-        digests = hunk_digests(ctx.worktree, head_before, record.head)
+    if ran.hunks is not None:
+        digests = ran.hunks.result()
         record.added_hunks, record.removed_hunks = digests.added, digests.removed
 
 
