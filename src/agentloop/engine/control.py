@@ -128,7 +128,7 @@ def cancel(runtime: Runtime, run_id: str) -> None:
         if ended is not RunStatus.CANCELED:
             _let_its_own_ending_close(runtime, run_id)
             raise _refuse(ended, "cancel")
-        _clean_up(ctx)
+        _start_cleanup(ctx)
 
 
 def retry(runtime: Runtime, run_id: str) -> None:
@@ -365,12 +365,12 @@ def _let_its_own_ending_close(runtime: Runtime, run_id: str) -> None:
     if _workflow_status(run_id) != "CANCELLED":
         return  # it ended before the cancel could stop it
     if workflow_outdated(run_id):  # no host may run its steps: only the cleanup here
-        _clean_up(RunContext.load(runtime, run_id, step_key=0))
+        _start_cleanup(RunContext.load(runtime, run_id, step_key=0))
         return
     DBOS.resume_workflow(run_id, queue_name=QUEUE_NAME)
 
 
-def _clean_up(ctx: RunContext) -> None:
+def _start_cleanup(ctx: RunContext) -> None:
     from agentloop.engine import cleanup
 
     cleanup.start(ctx.run_id, ctx.state.epoch)
