@@ -60,6 +60,15 @@ class Interrupts:
         with self._lock:
             return run_id in self._fences
 
+    def workflow_stopped(self, run_id: str) -> bool:
+        """Whether the run's pause or cancel has reached DBOS (its waiters were woken): only
+        then may a step that ended say it was stopped. Between the mark and the cancel DBOS
+        still checkpoints what the step returns, and a STOPPED outcome checkpointed there
+        would end the resumed workflow at once."""
+        with self._lock:
+            event = self._events.get(run_id)
+            return event is not None and event.is_set()
+
     def interruptible_sleep(self, run_id: str) -> Callable[[float], bool]:
         """A sleep for retry backoff that ends early (returning False) on pause or cancel."""
         event = self.cancel_event(run_id)

@@ -40,7 +40,7 @@ def merge(ctx: RunContext) -> StepOutcome:
             return StepOutcome.failed("merge_conflict")
         except MergeVerificationError:
             # Paused or canceled: killed, not failed.
-            if ctx.runtime.interrupts.was_interrupted(ctx.run_id):
+            if ctx.runtime.interrupts.workflow_stopped(ctx.run_id):
                 recorder.finish_step(handle, StepStatus.CANCELED, exit_code=None)
                 return StepOutcome.stopped("CANCELED")
             recorder.finish_step(

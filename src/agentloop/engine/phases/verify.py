@@ -39,7 +39,7 @@ def verification(ctx: RunContext, iteration: int) -> StepOutcome:
         sink.close()
         raise
     artifacts = sink.close(index_now=False)
-    if ctx.runtime.interrupts.was_interrupted(ctx.run_id):
+    if ctx.runtime.interrupts.workflow_stopped(ctx.run_id):
         recorder.finish_step(
             handle, StepStatus.CANCELED, exit_code=result.exit_code, artifacts=artifacts
         )
