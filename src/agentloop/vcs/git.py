@@ -207,16 +207,25 @@ class Git:
         env: Mapping[str, str] | None = None,
         new_session: bool = True,
     ) -> GitResult:
-        """Run ``git <args>`` here; see :func:`run_process`."""
-        return run_process(
-            [self.binary, *args],
-            self.cwd,
-            check=check,
-            input=input,
-            timeout=self.timeout if timeout is None else timeout,
-            env=env,
-            new_session=new_session,
-        )
+        """Run ``git <args>`` here; see :func:`run_process`. A command that changes the
+        repository's worktrees holds its worktree lock (:mod:`agentloop.vcs.worktree_lock`)."""
+        from agentloop.vcs.worktree_lock import changes_worktrees, worktree_lock
+
+        def run() -> GitResult:
+            return run_process(
+                [self.binary, *args],
+                self.cwd,
+                check=check,
+                input=input,
+                timeout=self.timeout if timeout is None else timeout,
+                env=env,
+                new_session=new_session,
+            )
+
+        if not changes_worktrees(args):
+            return run()
+        with worktree_lock(self.cwd):
+            return run()
 
     # -- repository and branches --------------------------------------------------------
 

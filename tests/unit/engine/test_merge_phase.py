@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from agentloop.core.errors import Conflict
-from agentloop.core.types import EventType, RunStatus
+from agentloop.core.errors import Conflict, GitError
+from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
 from agentloop.engine import control
 from agentloop.engine.context import RunContext
 from agentloop.engine.runtime import Runtime
@@ -108,3 +108,28 @@ def test_a_cancel_during_a_merge_that_finds_its_work_merged_records_nothing(
     assert git(workspace, "rev-parse", "shipped") == merged
     assert_canceled_without_a_merge(store, run_id)
     assert not control.run_lock(run_id).locked()
+
+
+def test_a_merge_that_git_fails_closes_its_step(
+    make_run: MakeRun,
+    runtime: Runtime,
+    store: Store,
+    workspace: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """git failing under the merge (fuzz seed 56145: another run's `git worktree add` in the
+    same repository) fails the run; its merge step must not stay IN_PROGRESS on it."""
+    run_id = run_in_merge(make_run, workspace, tmp_path)
+
+    def git_fails(*args: Any, **kwargs: Any) -> Any:
+        raise GitError("git worktree add failed (exit 128)", args=["worktree", "add"])
+
+    monkeypatch.setattr(merge_phase, "merge_run", git_fails)
+
+    with pytest.raises(GitError):
+        merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
+
+    [step] = [s for s in store.list_steps(run_id) if s.phase is Phase.MERGE]
+    assert step.status is StepStatus.FAILED
+    assert "worktree add failed" in (step.message or "")

@@ -50,6 +50,10 @@ def merge(ctx: RunContext) -> StepOutcome:
                 message="verification failed on the merged tree",
             )
             return StepOutcome.failed("merge_verification_failed")
+        except GitError as exc:
+            # The run fails on it (the guard's reason); its step must not stay open.
+            recorder.finish_step(handle, StepStatus.FAILED, exit_code=1, message=str(exc))
+            raise
         recorder.event(
             EventType.MERGE_COMPLETED,
             "merge_completed",
