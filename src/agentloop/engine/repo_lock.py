@@ -14,29 +14,22 @@ hosts sharing the workspace path.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agentloop.vcs.git import Git
+from agentloop.core.errors import GitError
+from agentloop.vcs.worktree_lock import common_git_dir, repository_flock
 
 LOCK_NAME = "agentloop-prepare.lock"
 
 
 @contextmanager
 def prepare_lock(workspace: Path) -> Iterator[None]:
-    with _lock_path(workspace).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _lock_path(workspace: Path) -> Path:
-    git_dir = workspace / ".git"
-    if not git_dir.is_dir():  # a linked worktree or a submodule: .git is a file
-        common = Git(workspace).run("rev-parse", "--git-common-dir").stdout.strip()
-        git_dir = (workspace / common).resolve()
-    return git_dir / LOCK_NAME
+    common = common_git_dir(workspace)
+    if common is None:
+        raise GitError(
+            f"{workspace} is not in a git repository", args=["rev-parse", "--git-common-dir"]
+        )
+    with repository_flock(common, LOCK_NAME):
+        yield

@@ -211,7 +211,8 @@ class Git:
         repository's worktrees holds its worktree lock (:mod:`agentloop.vcs.worktree_lock`)."""
         from agentloop.vcs.worktree_lock import changes_worktrees, worktree_lock
 
-        def run() -> GitResult:
+        held = worktree_lock(self.cwd) if changes_worktrees(args) else contextlib.nullcontext()
+        with held:
             return run_process(
                 [self.binary, *args],
                 self.cwd,
@@ -221,11 +222,6 @@ class Git:
                 env=env,
                 new_session=new_session,
             )
-
-        if not changes_worktrees(args):
-            return run()
-        with worktree_lock(self.cwd):
-            return run()
 
     # -- repository and branches --------------------------------------------------------
 

@@ -31,11 +31,18 @@ def changes_worktrees(args: tuple[str, ...]) -> bool:
 def worktree_lock(cwd: Path) -> Iterator[None]:
     """Hold the worktree lock of the repository ``cwd`` is a working tree of (nothing to
     hold when it is none: git then fails on its own)."""
-    common = _common_dir(cwd)
+    common = common_git_dir(cwd)
     if common is None:
         yield
         return
-    with (common / LOCK_NAME).open("a") as handle:
+    with repository_flock(common, LOCK_NAME):
+        yield
+
+
+@contextmanager
+def repository_flock(common: Path, name: str) -> Iterator[None]:
+    """An exclusive ``flock`` on file ``name`` of the repository's common git dir."""
+    with (common / name).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -43,8 +50,10 @@ def worktree_lock(cwd: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _common_dir(cwd: Path) -> Path | None:
-    from agentloop.vcs.git import run_process
+def common_git_dir(cwd: Path) -> Path | None:
+    """The common git dir of the repository ``cwd`` is in (a linked worktree's or a
+    submodule's included); None when it is in none."""
+    from agentloop.vcs.git import Git
 
     try:
         git_dir = git_dir_of(cwd)
@@ -53,9 +62,7 @@ def _common_dir(cwd: Path) -> Path | None:
     if git_dir is not None:
         common = common_dir_of(git_dir)
     else:  # a directory inside a working tree: ask git
-        found = run_process(
-            ["git", "rev-parse", "--git-common-dir"], cwd, check=False, new_session=False
-        )
+        found = Git(cwd).run("rev-parse", "--git-common-dir", check=False, new_session=False)
         if found.returncode != 0 or not found.stdout.strip():
             return None
         common = cwd / found.stdout.strip()

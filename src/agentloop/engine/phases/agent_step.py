@@ -155,7 +155,7 @@ def _run_agent(
         raise
     agent_ms = (time.perf_counter() - agent_started) * 1000
     head = head_sha(worktree)
-    hunks = _read_hunks(ctx, phase, iteration, head)
+    hunks = _read_hunks(ctx, phase, iteration, worktree, head)
     plan_path = worktree_plan_path(ctx)
     plan = read_plan(plan_path) if plan_path.exists() else None
     escaped: list[str] = []
@@ -176,12 +176,12 @@ def _run_agent(
 
 
 def _read_hunks(
-    ctx: RunContext, phase: Phase, iteration: int, head: str | None
+    ctx: RunContext, phase: Phase, iteration: int, worktree: Path, head: str | None
 ) -> Future[HunkDigests] | None:
     """``git diff`` of what the implementation step committed (circular_diff reads its hunks),
     started at once so that it runs while the step's logs close and the user's checkout is
     checked; None when the step committed nothing."""
-    if phase is not Phase.IMPLEMENTATION or ctx.worktree is None:
+    if phase is not Phase.IMPLEMENTATION:
         return None
     record = ctx.state.record(iteration)
     before = record.head  # set when this step ran before: its own earlier end
@@ -190,7 +190,7 @@ def _read_hunks(
     before = before or ctx.state.start_head
     if not before or not head or head == before:
         return None
-    return _GIT_READS.submit(hunk_digests, ctx.worktree, before, head)
+    return _GIT_READS.submit(hunk_digests, worktree, before, head)
 
 
 def _attempt(
