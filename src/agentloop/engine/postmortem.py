@@ -46,10 +46,10 @@ from agentloop.core.postmortem_prompt import (
     build_postmortem_prompt,
 )
 from agentloop.core.types import AgentName, EventType, Phase, StepStatus
-from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.recorder import Recorder
+from agentloop.engine.run_env import run_env
 from agentloop.engine.runtime import Runtime, current
 
 _log = logging.getLogger("agentloop.engine")
@@ -153,7 +153,7 @@ def ask_agent(ctx: RunContext, files: RunFiles, model: str | None = None) -> str
     prompt = build_postmortem_prompt(gather_facts(ctx, files))
     files.writer.ensure_dirs()
     config = ctx.config if not model else dataclasses.replace(ctx.config, model=model)
-    env = child_env(LOOP_RUN_ID=ctx.run_id, LOOP_RUN_DIR=str(files.primary_dir))
+    env = run_env(ctx, ctx.run.iteration)
     extra = {"permission_mode": str(config.permission_mode.value)}
     if config.agent_cmd:
         extra["agent_cmd"] = config.agent_cmd

@@ -16,6 +16,7 @@ from agentloop.core.prompts import (
 from agentloop.core.types import MetricGoal, RunMode
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
+from agentloop.engine.run_env import in_worktree
 
 PROMPT_SNAPSHOT = "prompt.txt"
 
@@ -67,11 +68,4 @@ def review_prompt(ctx: RunContext) -> str:
 
 def worktree_plan_path(ctx: RunContext) -> Path:
     """The plan as the agent edits it: inside the worktree."""
-    plan = Path(ctx.run.plan_path)
-    worktree = ctx.worktree
-    if worktree is None:
-        return plan
-    try:
-        return worktree / plan.relative_to(ctx.workspace)
-    except ValueError:
-        return plan
+    return in_worktree(ctx, ctx.run.plan_path)

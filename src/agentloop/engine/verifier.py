@@ -3,13 +3,13 @@ stop at the first failure, and describe the failure for runner-notes.txt."""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentloop.agents.process import run_command
-from agentloop.engine.child_env import child_env
 
 NOTES_TAIL_LINES = 200
 
@@ -48,10 +48,14 @@ def run_verification(
     timeout_sec: float,
     on_line: Callable[[str], None],
     owner: str,
-    env: Mapping[str, str] | None = None,
+    cancel: threading.Event | None,
+    env: Mapping[str, str],
 ) -> VerifyResult:
-    """Run ``commands`` in ``cwd``; ``on_line`` receives every output line (and headers)."""
-    commands_env = dict(env if env is not None else child_env())
+    """Run ``commands`` in ``cwd``; ``on_line`` receives every output line (and headers).
+
+    ``cancel`` is the run's cancel event: a command that would start once the run's pause
+    or cancel has stopped it does not run (the stop's kill found nothing of it to kill)."""
+    commands_env = dict(env)
     for command in commands:
         tail: deque[str] = deque(maxlen=NOTES_TAIL_LINES)
 
@@ -67,6 +71,7 @@ def run_verification(
             timeout=timeout_sec or None,
             on_line=keep,
             owner=owner,
+            cancel=cancel,
         )
         if outcome.exit_code != 0:
             return VerifyResult(

@@ -176,6 +176,30 @@ def test_experiment_mode_needs_measure_cmd_and_metric(daemon: Loopd, tmp_path: P
     assert daemon.request("GET", "/runs").json()["total"] == 0
 
 
+def test_a_pause_during_a_measurement_measures_again_on_resume(daemon: Loopd, tmp_path: Path):
+    """The killed measurement is no reading: taken as one ("measure_cmd exited 143"), the
+    pause reverted the iteration, and the resumed step reused that verdict."""
+    repo = experiment_workspace(tmp_path)
+    # Iteration 1's first measurement says it started, then waits for the pause.
+    slow_once = (
+        'if [ "$LOOP_ITERATION" = 1 ] && [ ! -e "$LOOP_RUN_DIR/paused-once" ]; then '
+        'touch "$LOOP_RUN_DIR/paused-once"; sleep 30; fi; python3 bench.py'
+    )
+    run = start_experiment(daemon, repo, measure_cmd=slow_once, metric_target=-4)
+    run_dir = repo / "logs" / "loop" / f"run-{run['id']}"
+    daemon.wait_for(lambda: (run_dir / "paused-once").exists(), what="iteration 1's measure")
+    assert daemon.request("POST", f"/runs/{run['id']}/pause").status_code == 204
+    daemon.wait_status(run["id"], "PAUSED")
+    assert daemon.request("POST", f"/runs/{run['id']}/resume").status_code == 204
+
+    done = daemon.wait_status(run["id"], "COMPLETED", timeout=60)
+    assert done["reason"] == "target_reached"
+    series = measurements(daemon, run["id"])
+    assert [m["iteration"] for m in series] == [0, 1, 2, 3]
+    assert [m["value"] for m in series] == [-16, -9, -16, -4]
+    assert [m["kept"] for m in series[1:]] == [True, False, True]
+
+
 def test_a_crash_between_measuring_and_deciding_measures_and_reverts_once(tmp_path: Path):
     repo = experiment_workspace(tmp_path)
     data = tmp_path / "data"

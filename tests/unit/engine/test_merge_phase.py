@@ -14,6 +14,7 @@ from agentloop.core.errors import Conflict, GitError
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
 from agentloop.engine import control
 from agentloop.engine.context import RunContext
+from agentloop.engine.outcome import Kind
 from agentloop.engine.runtime import Runtime
 from agentloop.store import Store
 
@@ -23,13 +24,15 @@ from .conftest import FakeDbos, MakeRun, event_types, git
 merge_phase = importlib.import_module("agentloop.engine.phases.merge")
 
 
-def run_in_merge(make_run: MakeRun, workspace: Path, tmp_path: Path) -> str:
+def run_in_merge(make_run: MakeRun, workspace: Path, tmp_path: Path, **config: Any) -> str:
     worktree = tmp_path / "wt"
     git(workspace, "worktree", "add", "-q", "-b", "agent/demo", str(worktree))
     (worktree / "feature.txt").write_text("the run's work\n")
     git(worktree, "add", "-A")
     git(worktree, "commit", "-q", "-m", "work")
-    return make_run(worktree=worktree, run_branch="agent/demo", merge_target_branch="shipped")
+    return make_run(
+        worktree=worktree, run_branch="agent/demo", merge_target_branch="shipped", **config
+    )
 
 
 def cancel_while_merging(monkeypatch: pytest.MonkeyPatch, runtime: Runtime, run_id: str) -> None:
@@ -133,3 +136,36 @@ def test_a_merge_that_git_fails_closes_its_step(
     [step] = [s for s in store.list_steps(run_id) if s.phase is Phase.MERGE]
     assert step.status is StepStatus.FAILED
     assert "worktree add failed" in (step.message or "")
+
+
+def test_the_merged_tree_is_not_verified_once_the_run_was_stopped(
+    make_run: MakeRun,
+    runtime: Runtime,
+    store: Store,
+    workspace: Path,
+    tmp_path: Path,
+    fake_dbos: FakeDbos,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pause that stopped the run just before the merge's verification started: the
+    verification does not run (fuzz seed 73018: it ran for its full second under the paused
+    run, and the merge's temporary worktree stood meanwhile)."""
+    ran = tmp_path / "verified"
+    run_id = run_in_merge(
+        make_run, workspace, tmp_path, verify_cmds=(f"touch {ran}",), verify_merge=True
+    )
+    merging = merge_phase.merge_run
+
+    def paused_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        control.pause(runtime, run_id)
+        return merging(*args, **kwargs)
+
+    monkeypatch.setattr(merge_phase, "merge_run", paused_meanwhile)
+
+    outcome = merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
+
+    assert outcome.kind is Kind.STOPPED, outcome
+    assert not ran.exists()
+    assert git(workspace, "branch", "--list", "shipped") == ""
+    assert store.get_run(run_id).status is RunStatus.PAUSED
+    assert git(workspace, "worktree", "list", "--porcelain").count("worktree ") == 2

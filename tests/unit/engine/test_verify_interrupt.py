@@ -48,3 +48,21 @@ def test_a_verification_ending_once_its_workflow_is_cancelled_is_stopped(
 
     assert outcome.kind is Kind.STOPPED, outcome
     assert _verification_status(store, run_id) is StepStatus.CANCELED
+
+
+def test_a_verify_command_starting_after_the_stop_does_not_run(
+    make_run: MakeRun, runtime: Runtime, store: Store, workspace: Path, fake_dbos: FakeDbos
+) -> None:
+    """The stop's kill found nothing to kill: the verification's next command would run to
+    its end under a paused run (fuzz seed 73018: the merged tree's `sleep 1` outlived the
+    pause, and with it the merge's temporary worktree)."""
+    ran = workspace / "ran"
+    run_id = make_run(worktree=workspace, verify_cmds=(f"touch {ran}",))
+    fake_dbos.statuses[run_id] = "PENDING"
+    runtime.interrupts.mark(run_id, store.last_seq(run_id))
+    runtime.interrupts.wake(run_id)
+
+    outcome = guarded(run_id, verification, 1)
+
+    assert outcome.kind is Kind.STOPPED, outcome
+    assert not ran.exists()

@@ -23,7 +23,6 @@ from agentloop.core.completion import completion_status
 from agentloop.core.plan import Plan, read_plan
 from agentloop.core.prompts import user_notes_block, with_user_notes
 from agentloop.core.types import AgentName, EventType, Phase, StepStatus
-from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.history import IterationRecord
@@ -33,6 +32,7 @@ from agentloop.engine.phases.resume import Attempt, begin_attempt, resuming, run
 from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.prompting import implementation_prompt, review_prompt, worktree_plan_path
 from agentloop.engine.recorder import Recorder, StepHandle
+from agentloop.engine.run_env import run_env
 from agentloop.engine.sink import EngineSink, log_names
 from agentloop.store.notes import Notes
 from agentloop.store.sessions import Sessions
@@ -252,13 +252,7 @@ def _request(
     ctx: RunContext, phase: Phase, iteration: int, prompt: str, agent_name: str
 ) -> AgentRequest:
     model = agent_model(ctx.config, AgentName(agent_name), review=phase is Phase.REVIEW)
-    env = child_env(
-        LOOP_RUN_ID=ctx.run_id,
-        LOOP_RUN_DIR=str(RunFiles(ctx).primary_dir),
-        LOOP_ITERATION=str(iteration),
-        LOOP_SPEC_PATH=str(_in_worktree(ctx, ctx.run.spec_path)),
-        LOOP_PLAN_PATH=str(worktree_plan_path(ctx)),
-    )
+    env = run_env(ctx, iteration)
     extra = {"permission_mode": str(ctx.config.permission_mode.value)}
     if ctx.config.agent_cmd:
         extra["agent_cmd"] = ctx.config.agent_cmd
@@ -274,16 +268,6 @@ def _request(
         cancel=ctx.runtime.interrupts.cancel_event(ctx.run_id),
         extra=extra,
     )
-
-
-def _in_worktree(ctx: RunContext, path: str) -> str:
-    worktree = ctx.worktree
-    if worktree is None:
-        return path
-    try:
-        return str(worktree / Path(path).relative_to(ctx.workspace))
-    except ValueError:
-        return path
 
 
 def _finish_agent_step(

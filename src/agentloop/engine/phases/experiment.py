@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from agentloop.agents.process import run_command
+from agentloop.core.errors import Conflict
 from agentloop.core.experiment import (
     EXPERIMENT_LOG,
     ExperimentState,
@@ -24,11 +25,11 @@ from agentloop.core.experiment import (
     read_metric,
 )
 from agentloop.core.types import EventType, Phase, RunStatus, StepStatus
-from agentloop.engine.child_env import child_env
 from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
+from agentloop.engine.run_env import run_env
 from agentloop.vcs.git import Git
 from agentloop.vcs.head import head_sha
 from agentloop.vcs.wip import save_uncommitted
@@ -107,17 +108,18 @@ def _measure(ctx: RunContext, worktree: Path, iteration: int) -> Reading:
     result = run_command(
         ctx.config.measure_cmd or "",
         cwd=worktree,
-        env=child_env(
-            LOOP_RUN_ID=ctx.run_id,
-            LOOP_RUN_DIR=str(files.primary_dir),
-            LOOP_ITERATION=str(iteration),
-            LOOP_METRICS_OUT=str(out),
-        ),
+        env=run_env(ctx, iteration, LOOP_METRICS_OUT=str(out)),
         timeout=timeout or None,
         on_line=lines.append,
         owner=ctx.run_id,
+        cancel=ctx.runtime.interrupts.cancel_event(ctx.run_id),
     )
     files.write(f"metrics/iter-{iteration:02d}.log", "\n".join(lines) + "\n")
+    if result.cancelled:
+        # Killed by a pause, a cancel or the daemon's shutdown: nothing was measured. Taken
+        # as a reading, the kill would revert the iteration and be reused when the step
+        # runs again on resume; the step stops instead, and measures then.
+        raise Conflict("the measurement was stopped", ctx.store.get_run(ctx.run_id).status.value)
     if result.timed_out:
         reading = Reading(None, f"measure_cmd timed out after {timeout}s")
     elif result.exit_code != 0:

@@ -14,6 +14,7 @@ from agentloop.engine.context import RunContext
 from agentloop.engine.files import RunFiles
 from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.recorder import Recorder
+from agentloop.engine.run_env import run_env
 from agentloop.engine.verifier import run_verification
 from agentloop.vcs.merge import MergeResult, VerifyOutcome, merge_run
 
@@ -138,6 +139,8 @@ def _merged_tree_verifier(ctx: RunContext, files: RunFiles):  # type: ignore[no-
                 timeout_sec=float(ctx.config.verify_timeout_sec),
                 on_line=log.write_line,
                 owner=ctx.run_id,
+                cancel=ctx.runtime.interrupts.cancel_event(ctx.run_id),
+                env=run_env(ctx, ctx.run.iteration),
             )
         finally:
             ctx.store.index_artifacts(ctx.run_id, files.finish_logs(log, None))

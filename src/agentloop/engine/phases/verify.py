@@ -9,6 +9,7 @@ from agentloop.engine.files import RunFiles
 from agentloop.engine.outcome import StepOutcome
 from agentloop.engine.phases.step_end import end_step, replay_finished
 from agentloop.engine.recorder import Recorder
+from agentloop.engine.run_env import run_env
 from agentloop.engine.sink import EngineSink, log_names
 from agentloop.engine.verifier import run_verification
 
@@ -34,6 +35,8 @@ def verification(ctx: RunContext, iteration: int) -> StepOutcome:
             timeout_sec=float(ctx.config.verify_timeout_sec),
             on_line=sink.output,
             owner=ctx.run_id,
+            cancel=ctx.runtime.interrupts.cancel_event(ctx.run_id),
+            env=run_env(ctx, iteration),
         )
     except BaseException:
         sink.close()
