@@ -30,13 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from integration.fuzz.observe import (
+    CLOCK_TICK,
     SETTLED,
     TERMINAL,
     TERMINAL_EVENTS,
     RunView,
     branch_tips,
+    describe_pids,
     is_ancestor,
     primary_state,
+    started_at,
 )
 from integration.fuzz.sequence import RunSpec
 
@@ -87,6 +90,7 @@ class Tracked:
     expect: str = "ACTIVE"  # ACTIVE | PAUSED | CANCELED
     expect_by: str = "create"
     resumed_after_ms: int | None = None  # a RUN_RESUMED must exist at or after this time
+    stopped_at: float | None = None  # boot_clock() when a pause/cancel answered, until it goes on
     resets: int = 0
     worktree_paths: set[str] = field(default_factory=set)
     last: RunView | None = None
@@ -340,6 +344,21 @@ class Monitor:
             )
 
     def _check_processes(self, t: Tracked, view: RunView) -> None:
+        if t.stopped_at is not None and view.status in {"PAUSED", "CANCELED"}:
+            # The stop killed what ran; nothing of the run may start after it answered (a
+            # verify command did, and ran to its end under the paused run: seed 73018).
+            late = [
+                pid
+                for pid in view.pids
+                if (start := started_at(pid)) is not None and start > t.stopped_at + CLOCK_TICK
+            ]
+            if late:
+                self.report(
+                    "started_after_stop",
+                    t,
+                    f"{len(late)} process(es) of the {view.status} run started after the "
+                    f"accepted {t.expect_by} answered: {describe_pids(late)}",
+                )
         if view.status in SETTLED and view.pids:
             self._breach(
                 "process_left",

@@ -5,7 +5,9 @@ plus compact renderings of them for a violation's evidence."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,24 @@ def pids_by_run(run_ids: set[str]) -> dict[str, list[int]]:
                     found.setdefault(run_id, []).append(pid)
                 break
     return found
+
+
+CLOCK_TICK = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def boot_clock() -> float:
+    """Now, on the clock :func:`started_at` reads (seconds since boot)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def started_at(pid: int) -> float | None:
+    """When process ``pid`` started, in :func:`boot_clock` seconds rounded down to a clock
+    tick; None when it is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[-1].split()[19]) * CLOCK_TICK
 
 
 def _zombie(entry: Path) -> bool:

@@ -36,6 +36,7 @@ from integration.fuzz.observe import (
     TERMINAL,
     Api,
     ServerError,
+    boot_clock,
     log_excerpt,
     log_size,
     pids_by_run,
@@ -282,6 +283,7 @@ class Walk:
         sent_ms = int(time.time() * 1000)
         started = time.monotonic()
         response = self.api.post(f"/runs/{t.run_id}/{action}")
+        answered = boot_clock()
         took = time.monotonic() - started
         code = response.status_code
         body = response.text[:200] if code != 204 else ""
@@ -291,18 +293,21 @@ class Walk:
         if code >= 500:
             raise ServerError(f"POST {action} -> {code}: {response.text[:300]}")
         if code == 204:
-            self._accepted(action, t, before, sent_ms)
+            self._accepted(action, t, before, sent_ms, answered)
         elif code == 409:
             self._refused(action, t, response)
         else:
             self.monitor.report("control_answer", t, f"{action} answered {code}: {body}")
 
-    def _accepted(self, action: str, t: Tracked, before: str, sent_ms: int) -> None:
-        if action == "pause":
-            t.expect = "PAUSED"
-        elif action == "cancel":
-            t.expect = "CANCELED"
+    def _accepted(
+        self, action: str, t: Tracked, before: str, sent_ms: int, answered: float
+    ) -> None:
+        if action in {"pause", "cancel"}:
+            t.expect = "PAUSED" if action == "pause" else "CANCELED"
+            if t.stopped_at is None:
+                t.stopped_at = answered
         else:
+            t.stopped_at = None
             t.expect = "ACTIVE"
             acts = action == "reset" or before not in ACTIVE
             t.resumed_after_ms = sent_ms if acts else t.resumed_after_ms
@@ -437,13 +442,29 @@ class Walk:
             self.poll()
 
     def _check_at_rest(self, when: str) -> None:
-        """Worktrees at rest: each belongs to a run that still needs it."""
+        """Worktrees at rest: each belongs to a run that still needs it. A step that a pause
+        interrupted may still be winding down when the pause has answered (a killed merge
+        removes its temporary worktree right after): what is left gets the grace the timed
+        worktree check gives, then what still stands is reported."""
+        deadline = time.monotonic() + GRACE["worktree_left"]
+        left = self._leftovers(when)
+        while left and time.monotonic() < deadline:
+            time.sleep(POLL_SEC)
+            self.poll()
+            left = self._leftovers(when)
+        for kind, blame, message in left:
+            self.monitor.report(kind, blame, message)
+
+    def _leftovers(self, when: str) -> list[tuple[str, Tracked | None, str]]:
+        """What stands in the workspace that no run needs: (violation kind, run, message)."""
         owners: dict[str, Tracked] = {}
         for t in self.runs:
             path = ((t.last.run if t.last else {}).get("worktree") or {}).get("worktree_path")
             if path:
                 owners[str(Path(path).resolve())] = t
-        for entry in worktrees(self.workspace):
+        found: list[tuple[str, Tracked | None, str]] = []
+        registered = worktrees(self.workspace)
+        for entry in registered:
             path = str(Path(entry["worktree"]).resolve())
             owner = owners.get(path)
             view = owner.last if owner else None
@@ -459,25 +480,30 @@ class Walk:
             blame = former[0] if former else owner
             branch = entry.get("branch", entry.get("detached", ""))
             if owner is None and blame is not None and blame.resets:
-                self.monitor.report(
-                    "reset_leaves_old_worktree",
-                    blame,
-                    f"{when}: worktree {path} ({branch}) of r{blame.index} before its reset is "
-                    "left behind, owned by no run (the run moved to a new branch and worktree)",
+                found.append(
+                    (
+                        "reset_leaves_old_worktree",
+                        blame,
+                        f"{when}: worktree {path} ({branch}) of r{blame.index} before its reset "
+                        "is left behind, owned by no run (the run moved to a new branch and "
+                        "worktree)",
+                    )
                 )
                 continue
             status = view.status if view else "not any run's current worktree"
-            self.monitor.report(
-                "worktree_leaked",
-                blame,
-                f"{when}: worktree {path} ({branch}) left behind; owner status: {status}",
-            )
-        for path in sorted(self.workdir.glob(f"{self.workspace.name}.*")):
-            registered = {str(Path(e["worktree"]).resolve()) for e in worktrees(self.workspace)}
-            if str(path.resolve()) not in registered:
-                self.monitor.report(
-                    "stray_directory", None, f"{when}: {path} exists but is no registered worktree"
+            found.append(
+                (
+                    "worktree_leaked",
+                    blame,
+                    f"{when}: worktree {path} ({branch}) left behind; owner status: {status}",
                 )
+            )
+        paths = {str(Path(e["worktree"]).resolve()) for e in registered}
+        for path in sorted(self.workdir.glob(f"{self.workspace.name}.*")):
+            if str(path.resolve()) not in paths:
+                message = f"{when}: {path} exists but is no registered worktree"
+                found.append(("stray_directory", None, message))
+        return found
 
     def _evidence(self, t: Tracked | None) -> dict[str, Any]:
         evidence: dict[str, Any] = {}
