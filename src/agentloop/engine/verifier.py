@@ -48,14 +48,13 @@ def run_verification(
     timeout_sec: float,
     on_line: Callable[[str], None],
     owner: str,
-    cancel: threading.Event | None,
+    cancel: threading.Event,
     env: Mapping[str, str],
 ) -> VerifyResult:
     """Run ``commands`` in ``cwd``; ``on_line`` receives every output line (and headers).
 
     ``cancel`` is the run's cancel event: a command that would start once the run's pause
     or cancel has stopped it does not run (the stop's kill found nothing of it to kill)."""
-    commands_env = dict(env)
     for command in commands:
         tail: deque[str] = deque(maxlen=NOTES_TAIL_LINES)
 
@@ -67,7 +66,7 @@ def run_verification(
         outcome = run_command(
             command,
             cwd=cwd,
-            env=commands_env,
+            env=env,
             timeout=timeout_sec or None,
             on_line=keep,
             owner=owner,

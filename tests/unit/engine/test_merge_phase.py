@@ -5,6 +5,7 @@ MERGE_COMPLETED after RUN_CANCELED)."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,20 @@ def run_in_merge(make_run: MakeRun, workspace: Path, tmp_path: Path, **config: A
     )
 
 
-def cancel_while_merging(monkeypatch: pytest.MonkeyPatch, runtime: Runtime, run_id: str) -> None:
-    """The run is canceled while the merge phase's git merge is under way."""
+def stop_while_merging(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime: Runtime,
+    run_id: str,
+    stop: Callable[[Runtime, str], None] = control.cancel,
+) -> None:
+    """The run is stopped (canceled, or paused) as the merge phase's merge begins."""
     merging = merge_phase.merge_run
 
-    def canceled_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        control.cancel(runtime, run_id)  # while the merged tree is being made
+    def stopped_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        stop(runtime, run_id)  # before the merged tree is made and verified
         return merging(*args, **kwargs)
 
-    monkeypatch.setattr(merge_phase, "merge_run", canceled_meanwhile)
+    monkeypatch.setattr(merge_phase, "merge_run", stopped_meanwhile)
 
 
 def assert_canceled_without_a_merge(store: Store, run_id: str) -> None:
@@ -62,7 +68,7 @@ def test_a_cancel_before_the_target_moves_leaves_the_target_and_history_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_id = run_in_merge(make_run, workspace, tmp_path)
-    cancel_while_merging(monkeypatch, runtime, run_id)
+    stop_while_merging(monkeypatch, runtime, run_id)
 
     with pytest.raises(Conflict):
         merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
@@ -103,7 +109,7 @@ def test_a_cancel_during_a_merge_that_finds_its_work_merged_records_nothing(
         tmp_path / "merge-tmp", run_id=run_id,
     )  # fmt: skip
     merged = git(workspace, "rev-parse", "shipped")
-    cancel_while_merging(monkeypatch, runtime, run_id)
+    stop_while_merging(monkeypatch, runtime, run_id)
 
     with pytest.raises(Conflict):
         merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
@@ -154,13 +160,7 @@ def test_the_merged_tree_is_not_verified_once_the_run_was_stopped(
     run_id = run_in_merge(
         make_run, workspace, tmp_path, verify_cmds=(f"touch {ran}",), verify_merge=True
     )
-    merging = merge_phase.merge_run
-
-    def paused_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        control.pause(runtime, run_id)
-        return merging(*args, **kwargs)
-
-    monkeypatch.setattr(merge_phase, "merge_run", paused_meanwhile)
+    stop_while_merging(monkeypatch, runtime, run_id, control.pause)
 
     outcome = merge_phase.merge(RunContext.load(runtime, run_id, step_key=20))
 

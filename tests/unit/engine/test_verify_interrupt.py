@@ -18,6 +18,12 @@ from agentloop.store import Store
 from .conftest import FakeDbos, MakeRun
 
 
+def _stopping(runtime: Runtime, store: Store, fake_dbos: FakeDbos, run_id: str) -> None:
+    """A pause or cancel of the run has marked it; its workflow is not CANCELLED yet."""
+    fake_dbos.statuses[run_id] = "PENDING"
+    runtime.interrupts.mark(run_id, store.last_seq(run_id))
+
+
 def _verification_status(store: Store, run_id: str) -> StepStatus:
     [step] = [s for s in store.list_steps(run_id) if s.phase is Phase.VERIFICATION]
     return step.status
@@ -27,8 +33,7 @@ def test_a_verification_that_ended_before_the_cancel_reached_dbos_keeps_its_resu
     make_run: MakeRun, runtime: Runtime, store: Store, workspace: Path, fake_dbos: FakeDbos
 ) -> None:
     run_id = make_run(worktree=workspace, verify_cmds=("true",))
-    fake_dbos.statuses[run_id] = "PENDING"  # marked, not yet CANCELLED
-    runtime.interrupts.mark(run_id, store.last_seq(run_id))
+    _stopping(runtime, store, fake_dbos, run_id)
 
     outcome = guarded(run_id, verification, 1)
 
@@ -40,8 +45,7 @@ def test_a_verification_ending_once_its_workflow_is_cancelled_is_stopped(
     make_run: MakeRun, runtime: Runtime, store: Store, workspace: Path, fake_dbos: FakeDbos
 ) -> None:
     run_id = make_run(worktree=workspace, verify_cmds=("true",))
-    fake_dbos.statuses[run_id] = "PENDING"
-    runtime.interrupts.mark(run_id, store.last_seq(run_id))
+    _stopping(runtime, store, fake_dbos, run_id)
     runtime.interrupts.wake(run_id)  # the cancel reached DBOS: its result is thrown away
 
     outcome = guarded(run_id, verification, 1)
@@ -58,8 +62,7 @@ def test_a_verify_command_starting_after_the_stop_does_not_run(
     pause, and with it the merge's temporary worktree)."""
     ran = workspace / "ran"
     run_id = make_run(worktree=workspace, verify_cmds=(f"touch {ran}",))
-    fake_dbos.statuses[run_id] = "PENDING"
-    runtime.interrupts.mark(run_id, store.last_seq(run_id))
+    _stopping(runtime, store, fake_dbos, run_id)
     runtime.interrupts.wake(run_id)
 
     outcome = guarded(run_id, verification, 1)
